@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layering (each layer knows nothing about the ones above it):
+//   pipeline (CLI) -> Stages (one small type per stage kind) -> Executor (DAG, keys, store) and JetData (physics, files)
+//   Digest and the C modules sit at the bottom.
+let package = Package(
+    name: "pipeline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pipeline", targets: ["pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .target(name: "HDF5Shim", dependencies: ["CHDF5"]),
+
+        // SHA-256 / MD5 over libcrypto: content digests for the store and checksums for fetch.
+        .target(name: "Digest", dependencies: ["CLibCrypto"]),
+
+        // The executor: pipeline.json, DAG, stage keys, SQLite store, scheduler, provenance.
+        // It knows nothing about jets.
+        .target(
+            name: "Executor",
+            dependencies: ["Digest", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
+        // Data and physics: download, archives, HDF5, .npy, four-momenta, splits.
+        // It knows nothing about SQLite or the executor.
+        .target(name: "JetData", dependencies: ["Digest", "CArchive", "CHDF5", "HDF5Shim"]),
+
+        // Build-time code digests: hashes the sources of every stage so that editing a stage's code
+        // invalidates exactly that stage, with no version number to bump by hand.
+        .executableTarget(name: "CodeDigestTool", path: "Sources/CodeDigestTool"),
+        .plugin(name: "CodeDigestPlugin", capability: .buildTool(), dependencies: ["CodeDigestTool"]),
+
+        // One small type per stage kind: binds the executor's StageKind protocol to JetData.
+        .target(
+            name: "Stages",
+            dependencies: ["Executor", "JetData", "Digest"],
+            plugins: ["CodeDigestPlugin"]
+        ),
+
+        .executableTarget(
+            name: "pipeline",
+            dependencies: ["Stages", "Executor", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Digest"]),
+        .testTarget(name: "JetDataTests", dependencies: ["JetData", "Digest", "CHDF5", "HDF5Shim"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData"]),
+    ]
+)

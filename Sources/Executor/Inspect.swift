@@ -1,0 +1,243 @@
+import Digest
+import Foundation
+
+/// Why a stage would or would not run, without running anything.
+public struct StageState: Sendable {
+    public enum State: String, Sendable { case cached, stale, neverRun = "never run" }
+    public let stage: String
+    public let state: State
+    /// For stale stages: which key components changed (or which upstream must run first).
+    public let reasons: [String]
+    public let key: String?
+}
+
+extension Runner {
+    /// `pipeline status`: each stage cached, stale with the changed component, or never run.
+    public func status(targets: [String] = []) throws -> [StageState] {
+        let stages = targets.isEmpty ? config.stages : config.closure(of: targets)
+        let heads = try store.heads(profile: config.profile.name)
+        var outputs: [String: [OutputFile]] = [:]
+        var states: [StageState] = []
+        for spec in stages {
+            let baseline: KeyComponents? = try heads[spec.name].flatMap { try store.cacheEntry($0)?.components }
+                ?? store.lastSucceeded(stage: spec.name, profile: config.profile.name)?.components
+            guard let (comps, _) = try components(of: spec, upstream: outputs) else {
+                let blockers = spec.upstream.filter { outputs[$0] == nil }
+                var reasons = blockers.map { "upstream '\($0)' must run first" }
+                if let b = baseline {
+                    // Compare what can be compared without the upstream's new outputs.
+                    var partial = b
+                    partial.inputs = [:]
+                    var mine = KeyComponents(kind: spec.kind.kind, code: spec.kind.codeDigest, params: .object(spec.params),
+                                             inputs: [:], env: ToolInfo.fingerprint)
+                    mine.inputs = [:]
+                    reasons += mine.changes(since: partial)
+                }
+                states.append(StageState(stage: spec.name, state: baseline == nil ? .neverRun : .stale, reasons: reasons, key: nil))
+                continue
+            }
+            let key = comps.key
+            if let e = try usableEntry(key) {
+                outputs[spec.name] = e.outputs
+                states.append(StageState(stage: spec.name, state: .cached, reasons: [], key: key))
+                continue
+            }
+            guard let b = baseline else {
+                states.append(StageState(stage: spec.name, state: .neverRun, reasons: [], key: key))
+                continue
+            }
+            var reasons = comps.changes(since: b)
+            if reasons.isEmpty {
+                reasons = (try store.cacheEntry(key)) != nil
+                    ? ["its stored outputs are missing from artifacts/objects"] : ["no stored result for this key"]
+            }
+            states.append(StageState(stage: spec.name, state: .stale, reasons: reasons, key: key))
+        }
+        return states
+    }
+
+    /// The stored result a stage currently resolves to: the current key when it is computable and
+    /// cached, else the last key this profile resolved the stage to.
+    public func currentEntry(stage name: String) throws -> CacheEntry? {
+        guard config.stage(name) != nil else {
+            throw ConfigError(file: config.file, path: "stages", message: "no stage named '\(name)'",
+                              fix: "use one of: \(config.stages.map(\.name).joined(separator: ", "))")
+        }
+        var outputs: [String: [OutputFile]] = [:]
+        for spec in config.closure(of: [name]) {
+            guard let (comps, _) = try components(of: spec, upstream: outputs), let e = try usableEntry(comps.key) else { break }
+            outputs[spec.name] = e.outputs
+            if spec.name == name { return e }
+        }
+        if let k = try store.heads(profile: config.profile.name)[name] { return try store.cacheEntry(k) }
+        return nil
+    }
+
+    /// `pipeline show --stage NAME --json`: everything known about a stage's current result.
+    public func show(stage name: String) throws -> JSONValue {
+        let spec = config.stage(name)!
+        var out: [String: JSONValue] = [
+            "stage": .string(name), "kind": .string(spec.kind.kind), "profile": .string(config.profile.name),
+            "inputs_declared": .array(spec.inputs.map { .string($0.text) } + spec.files.map { .string("file:" + $0) }),
+        ]
+        if let d = spec.description { out["description"] = .string(d) }
+        guard let e = try currentEntry(stage: name) else {
+            out["state"] = "never run"
+            out["params"] = .object(spec.params)
+            return .object(out)
+        }
+        let stateNow = try status(targets: [name]).last
+        out["state"] = .string(stateNow?.state.rawValue ?? "unknown")
+        if let r = stateNow?.reasons, !r.isEmpty { out["stale_reasons"] = .array(r.map { .string($0) }) }
+        out["key"] = .string(e.key)
+        out["key_components"] = .object([
+            "kind": .string(e.components.kind), "code": .string(e.components.code),
+            "env": .object(e.components.env.mapValues { .string($0) }),
+        ])
+        out["params"] = e.components.params
+        let sizes = try inputSizes(e)
+        out["inputs"] = .array(e.components.inputs.keys.sorted().map { label in
+            .object(["label": .string(label), "digest": .string(e.components.inputs[label]!),
+                     "size": sizes[label].map { .number(Double($0)) } ?? .null])
+        })
+        out["outputs"] = .array(e.outputs.map { o in
+            .object(["name": .string(o.name), "digest": .string(o.digest), "size": .number(Double(o.size)),
+                     "path": .string(store.outDirectory + "/" + name + "/" + o.name),
+                     "object": .string(store.objectPath(o.digest))])
+        })
+        out["summary"] = e.summary
+        if let id = e.attemptID, let a = try store.attempt(id) {
+            var prov: [String: JSONValue] = [
+                "attempt": .number(Double(a.id)), "run": .number(Double(a.runID)), "profile": .string(a.profile),
+                "host": .string(a.host), "os": .string(a.os), "pid": .number(Double(a.pid)),
+                "tool_version": .string(a.components.env["tool"] ?? ""), "swift": .string(a.components.env["swift"] ?? ""),
+                "started": .string(iso8601(a.started)), "outcome": .string(a.outcome),
+            ]
+            if let s = a.seed { prov["seed"] = .number(Double(s)) }
+            if let c = a.gitCommit { prov["git_commit"] = .string(c) }
+            if let d = a.gitDirty { prov["git_dirty"] = .bool(d) }
+            if let t = a.ended { prov["ended"] = .string(iso8601(t)) }
+            if let w = a.wall { prov["wall_seconds"] = .number(w) }
+            if let c = a.cpu { prov["cpu_seconds"] = .number(c) }
+            if let m = a.maxRSS { prov["peak_rss_bytes"] = .number(Double(m)) }
+            out["provenance"] = .object(prov)
+        }
+        return .object(out)
+    }
+
+    private func inputSizes(_ e: CacheEntry) throws -> [String: Int64] {
+        var sizes: [String: Int64] = [:]
+        for (label, digest) in e.components.inputs {
+            var st = stat()
+            let path = label.hasPrefix("file:") ? config.workspace + "/" + label.dropFirst(5) : store.objectPath(digest)
+            if stat(path, &st) == 0 { sizes[label] = Int64(st.st_size) }
+        }
+        return sizes
+    }
+}
+
+func iso8601(_ t: Double) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: Date(timeIntervalSince1970: t))
+}
+
+// MARK: DAG
+
+extension PipelineConfig {
+    /// One line per stage in execution order, with what it reads.
+    public var dagText: String {
+        stages.map { s in
+            let ins = s.inputs.map(\.text) + s.files.map { "file:" + $0 }
+            return "\(s.name) [\(s.kind.kind)]" + (ins.isEmpty ? "" : " <- " + ins.joined(separator: ", "))
+        }.joined(separator: "\n")
+    }
+
+    /// Graphviz dot.
+    public var dagDot: String {
+        var lines = ["digraph pipeline {", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];"]
+        for s in stages {
+            lines.append("  \"\(s.name)\" [label=\"\(s.name)\\n(\(s.kind.kind))\"];")
+        }
+        for s in stages {
+            for u in s.upstream { lines.append("  \"\(u)\" -> \"\(s.name)\";") }
+            for f in s.files {
+                lines.append("  \"file:\(f)\" [shape=note];")
+                lines.append("  \"file:\(f)\" -> \"\(s.name)\";")
+            }
+        }
+        lines.append("}")
+        return lines.joined(separator: "\n")
+    }
+}
+
+// MARK: gc and verify
+
+public struct GCReport: Sendable {
+    public var entries: [String] = []
+    public var objects: [(digest: String, size: Int64)] = []
+    public var tmpDirectories: [String] = []
+    public var publishedDirectories: [String] = []
+    public var bytes: Int64 { objects.reduce(0) { $0 + $1.size } }
+}
+
+extension Store {
+    /// Reachability: the roots are the results every profile's stages last resolved to
+    /// (`heads`). Other cache entries, their unreferenced objects, leftover attempt directories
+    /// of dead processes and stale published directories are garbage.
+    public func collectGarbage(apply: Bool) throws -> GCReport {
+        var report = GCReport()
+        let roots = Set(try allHeads().map(\.key))
+        let entries = try allCacheEntries()
+        let kept = entries.filter { roots.contains($0.key) }
+        report.entries = entries.filter { !roots.contains($0.key) }.map(\.key)
+        let live = Set(kept.flatMap { $0.outputs.map(\.digest) })
+        let fm = FileManager.default
+        for prefix in (try? fm.contentsOfDirectory(atPath: objectsDirectory)) ?? [] {
+            for rest in (try? fm.contentsOfDirectory(atPath: objectsDirectory + "/" + prefix)) ?? [] {
+                let d = prefix + rest
+                if !live.contains(d) {
+                    var st = stat()
+                    stat(objectsDirectory + "/" + prefix + "/" + rest, &st)
+                    report.objects.append((d, Int64(st.st_size)))
+                }
+            }
+        }
+        for t in (try? fm.contentsOfDirectory(atPath: tmpDirectory)) ?? [] {
+            // name: STAGE-KEY12-PID-N; keep directories of live processes on this host.
+            let parts = t.split(separator: "-")
+            if parts.count >= 3, let pid = Int32(parts[parts.count - 2]), processAlive(pid) { continue }
+            report.tmpDirectories.append(tmpDirectory + "/" + t)
+        }
+        let keyDirs = (try? fm.contentsOfDirectory(atPath: outDirectory + "/.keys")) ?? []
+        report.publishedDirectories = keyDirs.filter { !roots.contains($0) }.map { outDirectory + "/.keys/" + $0 }
+        guard apply else { return report }
+        try deleteCacheEntries(report.entries)
+        try forgetObjects(report.objects.map(\.digest))
+        for o in report.objects { unlink(objectPath(o.digest)) }
+        for d in report.tmpDirectories + report.publishedDirectories { try? fm.removeItem(atPath: d) }
+        return report
+    }
+
+    /// Re-hash every stored object; corrupted ones are deleted so the next run recomputes them.
+    public func verify(repair: Bool) throws -> (checked: Int, corrupted: [String]) {
+        var checked = 0
+        var bad: [String] = []
+        var seen = Set<String>()
+        for e in try allCacheEntries() {
+            for o in e.outputs where seen.insert(o.digest).inserted {
+                checked += 1
+                let path = objectPath(o.digest)
+                let ok = (try? fileDigest(path))?.digest == o.digest
+                if !ok { bad.append(o.digest) }
+            }
+        }
+        if repair, !bad.isEmpty {
+            let badSet = Set(bad)
+            let keys = try allCacheEntries().filter { $0.outputs.contains { badSet.contains($0.digest) } }.map(\.key)
+            try deleteCacheEntries(keys)
+            for d in bad { unlink(objectPath(d)) }
+        }
+        return (checked, bad)
+    }
+}
