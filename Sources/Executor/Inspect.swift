@@ -21,7 +21,14 @@ extension Runner {
         for spec in stages {
             let baseline: KeyComponents? = try heads[spec.name].flatMap { try store.cacheEntry($0)?.components }
                 ?? store.lastSucceeded(stage: spec.name, profile: config.profile.name)?.components
-            guard let (comps, _) = try components(of: spec, upstream: outputs) else {
+            let resolved: (KeyComponents, [StageInput])?
+            do {
+                resolved = try components(of: spec, upstream: outputs)
+            } catch {
+                states.append(StageState(stage: spec.name, state: baseline == nil ? .neverRun : .stale, reasons: ["\(error)"], key: nil))
+                continue
+            }
+            guard let (comps, _) = resolved else {
                 let blockers = spec.upstream.filter { outputs[$0] == nil }
                 var reasons = blockers.map { "upstream '\($0)' must run first" }
                 if let b = baseline {

@@ -82,7 +82,12 @@ public final class Runner: @unchecked Sendable {
         }
         for f in stage.files {
             let path = config.workspace + "/" + f
-            let (d, n) = try store.workspaceFileDigest(path)
+            let d: String, n: Int64
+            do {
+                (d, n) = try store.workspaceFileDigest(path)
+            } catch {
+                throw StageFailure("stage '\(stage.name)' reads the workspace file '\(f)', which cannot be read (\(error)). Fix: restore the file, or change the path in pipeline.json.")
+            }
             inputs.append(StageInput(label: "file:\(f)", stage: nil, name: f, path: path, digest: d, size: n))
         }
         var seen = Set<String>()

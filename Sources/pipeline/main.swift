@@ -8,7 +8,7 @@ import Stages
 struct Pipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Regenerate the LGAE paper's results from raw data, with every number traceable to its inputs.",
-        subcommands: [Run.self, Status.self, Show.self, Dag.self, GC.self, Verify.self, Kinds.self],
+        subcommands: [Run.self, Status.self, Show.self, Dag.self, Prov.self, GC.self, Verify.self, Kinds.self],
         defaultSubcommand: Status.self)
 }
 
@@ -226,6 +226,22 @@ struct Dag: ParsableCommand {
         try guarded {
             let config = try PipelineConfig.load(path: try common.configPath(), profile: common.profile, kinds: allStageKinds)
             print(dot ? config.dagDot : config.dagText)
+        }
+    }
+}
+
+struct Prov: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Export the provenance of the current results as W3C PROV-JSON.")
+
+    @OptionGroup var common: Common
+
+    @Argument(help: "Limit to these stages and what they need.")
+    var stages: [String] = []
+
+    func run() throws {
+        try guarded {
+            let runner = try common.open()
+            print(try runner.provJSON(targets: stages.filter { $0 != "all" }).pretty)
         }
     }
 }
