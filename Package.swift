@@ -34,6 +34,10 @@ let package = Package(
         // It knows nothing about SQLite or the executor.
         .target(name: "JetData", dependencies: ["Digest", "CArchive", "CHDF5", "HDF5Shim"]),
 
+        // The Lorentz group equivariant autoencoder (spec lgae.md): complex Lorentz scalars and
+        // 4-vectors as distinct types, LMP layers, encoder and decoder. Pure Swift, no executor, no I/O.
+        .target(name: "LGAE"),
+
         // Build-time code digests: hashes the sources of every stage so that editing a stage's code
         // invalidates exactly that stage, with no version number to bump by hand.
         .executableTarget(name: "CodeDigestTool", path: "Sources/CodeDigestTool"),
@@ -53,6 +57,7 @@ let package = Package(
 
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Digest"]),
         .testTarget(name: "JetDataTests", dependencies: ["JetData", "Digest", "CHDF5", "HDF5Shim"]),
+        .testTarget(name: "LGAETests", dependencies: ["LGAE"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData"]),
     ]
 )

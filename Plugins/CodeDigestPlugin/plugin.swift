@@ -12,10 +12,11 @@ struct CodeDigestPlugin: BuildToolPlugin {
         for dep in module.recursiveTargetDependencies {
             if let m = dep as? SourceModuleTarget { files += m.sourceFiles.map(\.url) }
         }
-        files = files.filter { ["swift", "c", "h", "modulemap"].contains($0.pathExtension) }
+        let sourcesRoot = context.package.directoryURL.appending(path: "Sources")
+        // Only this package's own sources: dependencies (GRDB, …) are pinned by their versions.
+        files = files.filter { ["swift", "c", "h", "modulemap"].contains($0.pathExtension) && $0.path.hasPrefix(sourcesRoot.path + "/") }
             .sorted { $0.path < $1.path }
         let output = context.pluginWorkDirectoryURL.appending(path: "CodeDigests.swift")
-        let sourcesRoot = context.package.directoryURL.appending(path: "Sources")
         return [
             .buildCommand(
                 displayName: "Hashing stage sources for \(target.name)",

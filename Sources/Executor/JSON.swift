@@ -232,6 +232,7 @@ public struct JSONParser {
             while i < bytes.count, bytes[i] >= 0x30, bytes[i] <= 0x39 { i += 1 }
             return i - s
         }
+        if i + 1 < bytes.count, bytes[i] == UInt8(ascii: "0"), (0x30...0x39).contains(bytes[i + 1]) { throw error("leading zero in a number") }
         guard digits() > 0 else { i = start; throw error("unexpected character") }
         if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
             i += 1

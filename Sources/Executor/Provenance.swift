@@ -28,6 +28,13 @@ public struct SourceState: Sendable {
 }
 
 public enum HostInfo {
+    /// gethostname(2) directly: Foundation's hostName may resolve the name over the network.
+    public static var name: String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count - 1)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     public static var osDescription: String {
         var u = utsname()
         uname(&u)

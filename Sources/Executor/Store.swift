@@ -72,7 +72,7 @@ public final class Store: @unchecked Sendable {
 
     public init(root: String) throws {
         self.root = root
-        host = ProcessInfo.processInfo.hostName
+        host = HostInfo.name
         let fm = FileManager.default
         for d in [root, root + "/objects", root + "/tmp", root + "/out", root + "/cache"] where !fm.fileExists(atPath: d) {
             try fm.createDirectory(atPath: d, withIntermediateDirectories: true)
@@ -82,6 +82,16 @@ public final class Store: @unchecked Sendable {
         config.prepareDatabase { db in
             // WAL with synchronous=NORMAL: commits are atomic and survive a killed process.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        // Two processes opening a new store would both try to create the schema: serialise the
+        // open with flock, which the kernel releases if the process dies.
+        let lockFD = open(root + "/.open.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if lockFD >= 0 { flock(lockFD, LOCK_EX) }
+        defer {
+            if lockFD >= 0 {
+                flock(lockFD, LOCK_UN)
+                close(lockFD)
+            }
         }
         db = try DatabasePool(path: root + "/pipeline.sqlite", configuration: config)
         try Store.migrator.migrate(db)
@@ -134,7 +144,8 @@ public final class Store: @unchecked Sendable {
     public func ingest(_ path: String) throws -> (digest: String, size: Int64) {
         let (digest, size) = try fileDigest(path)
         let dest = objectPath(digest)
-        if access(dest, F_OK) == 0 {
+        // An existing object is trusted only if it still hashes right: a forced rerun repairs a corrupted one.
+        if access(dest, F_OK) == 0, (try? fileDigest(dest))?.digest == digest {
             unlink(path)
         } else {
             let dir = objectsDirectory + "/" + digest.prefix(2)
@@ -316,6 +327,9 @@ public final class Store: @unchecked Sendable {
             return (r["digest"], size)
         }
         let (digest, n) = try fileDigest(path)
+        // A file modified within the last seconds could change again within the same mtime tick
+        // without us noticing (git's "racy" case): hash it again next time instead of trusting the stat.
+        guard Double(st.st_mtim.tv_sec) < now() - 2 else { return (digest, n) }
         try db.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO file_stats(path, size, mtime_ns, inode, digest) VALUES (?,?,?,?,?)",
                            arguments: [path, n, mtime, inode, digest])

@@ -8,7 +8,7 @@ struct LoadStage: StageKind {
     let kind = "load"
     let summary = "read and check the JetNet HDF5 class files; write particle and jet features as .npy"
     static let code = ["Stages/Data/LoadStage.swift", "Stages/Data/Classes.swift", "JetData/HDF5.swift", "JetData/JetNetFile.swift",
-                       "JetData/Npy.swift", "HDF5Shim/", "CHDF5/"]
+                       "JetData/Npy.swift", "HDF5Shim/"]
     let codeDigest = Stages.codeDigest(LoadStage.code + commonCode)
     let parameters: [ParamSpec] = [
         ParamSpec("classes", .stringArray, default: ["g", "q", "t", "w", "z"], doc: "jet classes to load, from g, q, t, w, z"),

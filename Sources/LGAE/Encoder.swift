@@ -1,0 +1,205 @@
+// The encoder forward pass (lgae.md §5): input embedding, LMP levels, latent projection and
+// aggregation.
+
+extension LGAEModel {
+    func runEncoder(parameters p: UnsafePointer<Double>, p4: UnsafePointer<Double>, mask: [Bool], cache: EncoderCache) {
+        let n = config.particleCount
+        let clean = config.mode == .clean
+        let encoder = layout.encoder
+
+        // §5.1 input: s_i = sqrt|η(p_i, p_i)| as a complex scalar, p_i as a real vector.
+        let inScalars = cache.inputScalars.buffer.base, inVectors = cache.inputVectors.buffer.base
+        for i in 0..<n {
+            cache.maskStorage[i] = mask[i]
+            let e = p4[4 * i], px = p4[4 * i + 1], py = p4[4 * i + 2], pz = p4[4 * i + 3]
+            for mu in 0..<4 { cache.positions.base[4 * i + mu] = p4[4 * i + mu] }
+            // The reference forms η(p, p) as 2E² − (E² + px² + py² + pz²); copied so that the
+            // rounding of near-massless particles (§5.1) matches.
+            let massSquared = 2 * e * e - (e * e + px * px + py * py + pz * pz)
+            inScalars[2 * i] = abs(massSquared).squareRoot()
+            inScalars[2 * i + 1] = 0
+            storeVector(LorentzVector(e, px, py, pz), inVectors + 8 * i)
+        }
+        mixScalars(encoder.embedScalar, p, input: inScalars, output: cache.nodeScalars[0].buffer.base, nodes: n)
+        mixVectors(encoder.embedVector, p, input: inVectors, output: cache.nodeVectors[0].buffer.base, nodes: n)
+        if clean { zeroPaddedNodes(cache.nodeScalars[0], cache.nodeVectors[0], mask: cache.maskStorage) }
+
+        realEdgeNorms(positions: cache.positions.base, count: n, norms: cache.norms.base)
+
+        for (t, level) in encoder.levels.enumerated() {
+            let levelCache = cache.levels[t]
+            let scalarsIn = cache.nodeScalars[t], vectorsIn = cache.nodeVectors[t]
+            let scalarsOut = cache.nodeScalars[t + 1], vectorsOut = cache.nodeVectors[t + 1]
+            packRadialWeights(level, p, into: levelCache)
+            encoderEdgeMessages(EncoderEdgeArguments(
+                nodes: n, channels: level.inputChannels, bellCount: level.bells.count, clean: clean,
+                positions: cache.positions.base, mask: cache.maskStorage, norms: cache.norms.base,
+                bellA: p + level.bells.a, bellB: p + level.bells.b, bellC: p + level.bells.c,
+                radialStride: levelCache.radialStride,
+                radialWeightsTransposed: levelCache.packedRadialWeights.base, radialBias: levelCache.packedRadialBias.base,
+                scalars: scalarsIn.buffer.base, vectors: vectorsIn.buffer.base, rowScratch: cache.rowScratch.base,
+                phi: levelCache.phi.base, radial: levelCache.radial.base,
+                concatScalars: levelCache.concatScalars.buffer.base, concatVectors: levelCache.concatVectors.buffer.base))
+            selfInteraction(nodes: n, channels: level.inputChannels,
+                            scalars: scalarsIn.buffer.base, vectors: vectorsIn.buffer.base,
+                            concatScalars: levelCache.concatScalars.buffer.base,
+                            concatVectors: levelCache.concatVectors.buffer.base)
+            mixScalars(level.mixScalar, p, input: levelCache.concatScalars.buffer.base,
+                       output: levelCache.mixedScalars.buffer.base, nodes: n)
+            mixVectors(level.mixVector, p, input: levelCache.concatVectors.buffer.base,
+                       output: vectorsOut.buffer.base, nodes: n)
+            runScalarMLP(level.mlp, p, cache: levelCache.mlp, input: levelCache.mixedScalars, output: scalarsOut,
+                         slope: config.leakyReLUSlope)
+            if clean { zeroPaddedNodes(scalarsOut, vectorsOut, mask: cache.maskStorage) }
+        }
+
+        aggregateLatent(parameters: p, cache: cache)
+    }
+
+    /// Copies [L_0; L_1] of a level, transposed, and their biases into the cache (see
+    /// `EncoderEdgeArguments.radialWeightsTransposed`).
+    private func packRadialWeights(_ level: LMPLevelParameters, _ p: UnsafePointer<Double>, into cache: EncoderLevelCache) {
+        let bellCount = level.bells.count, half = 2 * level.inputChannels, width = cache.radialStride
+        let packed = cache.packedRadialWeights.base, bias = cache.packedRadialBias.base
+        for block in 0..<2 {
+            let layer = block == 0 ? level.radialScalar : level.radialVector
+            for o in 0..<half {
+                bias[block * half + o] = p[layer.bias + o]
+                for k in 0..<bellCount {
+                    packed[k * width + block * half + o] = p[layer.weight + o * bellCount + k]
+                }
+            }
+        }
+    }
+
+    /// §5.3: latent projection and aggregation.
+    private func aggregateLatent(parameters p: UnsafePointer<Double>, cache: EncoderCache) {
+        let n = config.particleCount
+        let encoder = layout.encoder
+        let last = config.encoderChannels.count - 1
+        let scalars = cache.nodeScalars[last], vectors = cache.nodeVectors[last]
+        let latentScalars = cache.latentScalars.buffer.base, latentVectors = cache.latentVectors.buffer.base
+        let clean = config.mode == .clean
+        func eligible(_ i: Int) -> Bool { !clean || cache.maskStorage[i] }
+
+        switch config.aggregation {
+        case .mix:
+            // One complex matrix over the N·C_L flattened channels; node-major storage already is
+            // the particle-major order m = n·C_L + c, so the whole jet is one "node".
+            mixScalars(encoder.latentScalar, p, input: scalars.buffer.base, output: latentScalars, nodes: 1)
+            mixVectors(encoder.latentVector, p, input: vectors.buffer.base, output: latentVectors, nodes: 1)
+
+        case .mean:
+            let zs = cache.particleLatentScalars.buffer.base, zv = cache.particleLatentVectors.buffer.base
+            mixScalars(encoder.latentScalar, p, input: scalars.buffer.base, output: zs, nodes: n)
+            mixVectors(encoder.latentVector, p, input: vectors.buffer.base, output: zv, nodes: n)
+            let k = config.latentVectorCount
+            latentScalars.update(repeating: 0, count: 2)
+            latentVectors.update(repeating: 0, count: 8 * k)
+            var count = 0
+            for i in 0..<n where eligible(i) {
+                count += 1
+                latentScalars[0] += zs[2 * i]
+                latentScalars[1] += zs[2 * i + 1]
+                for x in 0..<(8 * k) { latentVectors[x] += zv[8 * k * i + x] }
+            }
+            cache.averagedParticleCount = count
+            if count > 0 {
+                let scale = 1 / Double(count)
+                for x in 0..<2 { latentScalars[x] *= scale }
+                for x in 0..<(8 * k) { latentVectors[x] *= scale }
+            }
+
+        case .minMax:
+            let zs = cache.particleLatentScalars.buffer.base, zv = cache.particleLatentVectors.buffer.base
+            mixScalars(encoder.latentScalar, p, input: scalars.buffer.base, output: zs, nodes: n)
+            mixVectors(encoder.latentVector, p, input: vectors.buffer.base, output: zv, nodes: n)
+            let k = config.latentVectorCount
+            var selection = cache.selection
+
+            // Scalars: min of Re and of Im separately; QUIRK (§5.3): max picks the largest
+            // square, i.e. the largest |value| with its sign. First index wins ties.
+            selection.scalarMin.re = selectParticle(n, eligible, key: { zs[2 * $0] }, largest: false)
+            selection.scalarMin.im = selectParticle(n, eligible, key: { zs[2 * $0 + 1] }, largest: false)
+            selection.scalarMax.re = selectParticle(n, eligible, key: { zs[2 * $0] * zs[2 * $0] }, largest: true)
+            selection.scalarMax.im = selectParticle(n, eligible, key: { zs[2 * $0 + 1] * zs[2 * $0 + 1] }, largest: true)
+            for slot in 0..<2 {
+                let pick = slot == 0 ? selection.scalarMin : selection.scalarMax
+                latentScalars[2 * slot] = pick.re >= 0 ? zs[2 * pick.re] : 0
+                latentScalars[2 * slot + 1] = pick.im >= 0 ? zs[2 * pick.im + 1] : 0
+            }
+
+            // Vectors: Re part from the particle extremising η(Re Z, Re Z), Im part from the one
+            // extremising η(Im Z, Im Z); Lorentz-invariant selections because Λ is real.
+            for q in 0..<k {
+                func square(_ i: Int, _ part: Int) -> Double {
+                    let v = load4(zv + 8 * (i * k + q) + 4 * part)
+                    return minkowski(v, v)
+                }
+                selection.vectorMin[q].re = selectParticle(n, eligible, key: { square($0, 0) }, largest: false)
+                selection.vectorMin[q].im = selectParticle(n, eligible, key: { square($0, 1) }, largest: false)
+                selection.vectorMax[q].re = selectParticle(n, eligible, key: { square($0, 0) }, largest: true)
+                selection.vectorMax[q].im = selectParticle(n, eligible, key: { square($0, 1) }, largest: true)
+                for slot in 0..<2 {
+                    let pick = slot == 0 ? selection.vectorMin[q] : selection.vectorMax[q]
+                    let out = latentVectors + 8 * (slot * k + q)
+                    for part in 0..<2 {
+                        let index = part == 0 ? pick.re : pick.im
+                        if index >= 0 {
+                            (out + 4 * part).update(from: zv + 8 * (index * k + q) + 4 * part, count: 4)
+                        } else {
+                            (out + 4 * part).update(repeating: 0, count: 4)
+                        }
+                    }
+                }
+            }
+            cache.selection = selection
+        }
+    }
+}
+
+/// The first eligible particle with the smallest (or largest) key; −1 if none is eligible.
+@inline(__always)
+private func selectParticle(_ n: Int, _ eligible: (Int) -> Bool, key: (Int) -> Double, largest: Bool) -> Int {
+    var best = -1
+    var bestKey = 0.0
+    for i in 0..<n where eligible(i) {
+        let value = key(i)
+        if best < 0 || (largest ? value > bestKey : value < bestKey) {
+            best = i
+            bestKey = value
+        }
+    }
+    return best
+}
+
+/// Clean mode: padded nodes carry no features.
+func zeroPaddedNodes(_ scalars: NodeScalars, _ vectors: NodeVectors, mask: UnsafePointer<Bool>) {
+    for i in 0..<scalars.nodes where !mask[i] {
+        (scalars.buffer.base + 2 * scalars.channels * i).update(repeating: 0, count: 2 * scalars.channels)
+        (vectors.buffer.base + 8 * vectors.channels * i).update(repeating: 0, count: 8 * vectors.channels)
+    }
+}
+
+/// §4.7: the scalar MLP on every node, x = interleaved (Re, Im) of the mixed scalars, seven real
+/// Linear layers for the default depth with LeakyReLU between them and none after the last.
+func runScalarMLP(_ layers: [LinearView], _ p: UnsafePointer<Double>, cache: MLPCache,
+                  input: NodeScalars, output: NodeScalars, slope: Double) {
+    let n = cache.nodes, columns = cache.columns
+    let features = 2 * input.channels
+    let x0 = cache.inputs[0].base, s = input.buffer.base
+    for f in 0..<features {
+        for i in 0..<n { x0[f * columns + i] = s[i * features + f] }
+    }
+    for (j, layer) in layers.enumerated() {
+        let z = cache.preActivations[j].base
+        linearForward(layer, p, input: cache.inputs[j].base, output: z, columns: columns)
+        if j + 1 < layers.count {
+            leakyReLU(z, cache.inputs[j + 1].base, count: layer.outputs * columns, slope: slope)
+        }
+    }
+    let y = cache.preActivations[layers.count - 1].base, out = output.buffer.base
+    for f in 0..<features {
+        for i in 0..<n { out[i * features + f] = y[f * columns + i] }
+    }
+}
