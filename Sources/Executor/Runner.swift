@@ -57,6 +57,8 @@ public final class Runner: @unchecked Sendable {
     private var outcomes: [String: StageOutcome] = [:]
     private var keys: [String: String] = [:]
     private var running = 0
+    private var runID: Int64?
+    private var runArgv: [String] = []
 
     public init(config: PipelineConfig, store: Store, progress: ProgressSink) {
         self.config = config
@@ -114,7 +116,11 @@ public final class Runner: @unchecked Sendable {
         }
         let stages = options.targets.isEmpty ? config.stages : config.closure(of: options.targets)
         try store.markInterruptedAttempts()
-        let runID = try store.beginRun(profile: config.profile.name, argv: options.argv)
+        // The run is recorded when its first stage executes: a no-op run writes nothing.
+        lock.withLock {
+            runID = nil
+            runArgv = options.argv
+        }
         let oldHeads = try store.heads(profile: config.profile.name)
 
         let heartbeat = Thread { [weak self] in
@@ -153,7 +159,7 @@ public final class Runner: @unchecked Sendable {
                 running += 1
                 let upstream = results
                 let work: @Sendable () -> Void = { [self] in
-                    let (outcome, outs) = self.resolve(spec, upstream: upstream, force: options.force.contains(name), runID: runID, jobs: jobs)
+                    let (outcome, outs) = self.resolve(spec, upstream: upstream, force: options.force.contains(name), jobs: jobs)
                     self.lock.withLock {
                         self.outcomes[name] = outcome
                         if let key = outcome.key { self.keys[name] = key }
@@ -179,12 +185,14 @@ public final class Runner: @unchecked Sendable {
         try store.setHeads(profile: config.profile.name, changed)
         let ordered = stages.compactMap { outcomes[$0.name] }
         let report = RunReport(outcomes: ordered, wall: now() - t0)
-        try store.endRun(runID, executed: report.executed, cached: report.cached, failed: report.failed.count)
+        if let id = lock.withLock({ runID }) {
+            try store.endRun(id, executed: report.executed, cached: report.cached, failed: report.failed.count)
+        }
         return report
     }
 
     /// Bring one stage up to date: reuse, wait for another process, or execute.
-    private func resolve(_ spec: StageSpec, upstream: [String: [OutputFile]], force: Bool, runID: Int64, jobs: Int)
+    private func resolve(_ spec: StageSpec, upstream: [String: [OutputFile]], force: Bool, jobs: Int)
         -> (StageOutcome, [OutputFile]?)
     {
         let t0 = now()
@@ -215,7 +223,7 @@ public final class Runner: @unchecked Sendable {
                         try publish(stage: spec.name, key: key, outputs: e.outputs)
                         return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), e.outputs)
                     }
-                    let outs = try execute(spec, comps: comps, inputs: inputs, runID: runID, jobs: jobs)
+                    let outs = try execute(spec, comps: comps, inputs: inputs, jobs: jobs)
                     try publish(stage: spec.name, key: key, outputs: outs)
                     let dt = now() - t0
                     sink.event(String(format: "ran %@ in %.2f s", spec.name, dt))
@@ -237,12 +245,13 @@ public final class Runner: @unchecked Sendable {
         }
     }
 
-    private func execute(_ spec: StageSpec, comps: KeyComponents, inputs: [StageInput], runID: Int64, jobs: Int) throws -> [OutputFile] {
+    private func execute(_ spec: StageSpec, comps: KeyComponents, inputs: [StageInput], jobs: Int) throws -> [OutputFile] {
         try verifyInputs(spec, inputs)
-        let (source, serial) = lock.withLock { () -> (SourceState, Int) in
+        let (source, serial, run) = try lock.withLock { () throws -> (SourceState, Int, Int64) in
             if sourceState == nil { sourceState = SourceState.read(workspace: config.workspace) }
+            if self.runID == nil { self.runID = try store.beginRun(profile: config.profile.name, argv: runArgv) }
             attemptCounter += 1
-            return (sourceState!, attemptCounter)
+            return (sourceState!, attemptCounter, self.runID!)
         }
         let key = comps.key
         let dir = store.tmpDirectory + "/\(spec.name)-\(key.prefix(12))-\(getpid())-\(serial)"
@@ -252,7 +261,7 @@ public final class Runner: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
 
         var attempt = Attempt(
-            runID: runID, stage: spec.name, profile: config.profile.name, key: key, components: comps,
+            runID: run, stage: spec.name, profile: config.profile.name, key: key, components: comps,
             seed: spec.kind.parameters.contains(where: \.isSeed) ? spec.params["seed"]?.intValue : nil,
             gitCommit: source.commit, gitDirty: source.dirty, host: store.host, os: HostInfo.osDescription,
             pid: getpid(), started: now(), outcome: "running")
