@@ -44,8 +44,8 @@ extension Runner {
                 continue
             }
             let key = comps.key
-            if let e = try usableEntry(key) {
-                outputs[spec.name] = e.outputs
+            if let outs = try usableOutputs(key) {
+                outputs[spec.name] = outs
                 states.append(StageState(stage: spec.name, state: .cached, reasons: [], key: key))
                 continue
             }

@@ -106,6 +106,12 @@ public final class Runner: @unchecked Sendable {
         return e
     }
 
+    /// The hot path of a no-op run: only the outputs of a stored result, and only if all present.
+    func usableOutputs(_ key: String) throws -> [OutputFile]? {
+        guard let outs = try store.cachedOutputs(key), outs.allSatisfy(store.hasObject) else { return nil }
+        return outs
+    }
+
     // MARK: run
 
     public func run(_ options: RunOptions) throws -> RunReport {
@@ -205,9 +211,9 @@ public final class Runner: @unchecked Sendable {
                 return fail("an upstream stage did not produce outputs")
             }
             let key = comps.key
-            if !force, let e = try usableEntry(key) {
-                try publish(stage: spec.name, key: key, outputs: e.outputs)
-                return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), e.outputs)
+            if !force, let outs = try usableOutputs(key) {
+                try publish(stage: spec.name, key: key, outputs: outs)
+                return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), outs)
             }
             var announcedWait = false
             while true {
@@ -219,9 +225,9 @@ public final class Runner: @unchecked Sendable {
                         lock.withLock { _ = heldLeases.remove(key) }
                     }
                     // Another process may have finished this key while we waited.
-                    if !force, let e = try usableEntry(key) {
-                        try publish(stage: spec.name, key: key, outputs: e.outputs)
-                        return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), e.outputs)
+                    if !force, let outs = try usableOutputs(key) {
+                        try publish(stage: spec.name, key: key, outputs: outs)
+                        return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), outs)
                     }
                     let outs = try execute(spec, comps: comps, inputs: inputs, jobs: jobs)
                     try publish(stage: spec.name, key: key, outputs: outs)
@@ -234,9 +240,9 @@ public final class Runner: @unchecked Sendable {
                         announcedWait = true
                     }
                     Thread.sleep(forTimeInterval: 0.1)
-                    if !force, let e = try usableEntry(key) {
-                        try publish(stage: spec.name, key: key, outputs: e.outputs)
-                        return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), e.outputs)
+                    if !force, let outs = try usableOutputs(key) {
+                        try publish(stage: spec.name, key: key, outputs: outs)
+                        return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), outs)
                     }
                 }
             }

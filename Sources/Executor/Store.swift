@@ -164,6 +164,12 @@ public final class Store: @unchecked Sendable {
         try db.read { db in try Store.cacheEntry(db, key) }
     }
 
+    public func cachedOutputs(_ key: String) throws -> [OutputFile]? {
+        try db.read { db in
+            try String.fetchOne(db, sql: "SELECT outputs FROM cache WHERE key = ?", arguments: [key]).map(OutputFile.list)
+        }
+    }
+
     static func cacheEntry(_ db: Database, _ key: String) throws -> CacheEntry? {
         guard let r = try Row.fetchOne(db, sql: "SELECT * FROM cache WHERE key = ?", arguments: [key]) else { return nil }
         return cacheEntry(row: r)
