@@ -13,17 +13,8 @@ public struct SourceState: Sendable {
     }
 
     private static func runGit(_ args: [String]) -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return nil }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        return String(decoding: data, as: UTF8.self)
+        guard let r = try? spawnProcess(["git"] + args, stderrPath: "/dev/null"), r.exitCode == 0 else { return nil }
+        return r.output
     }
 }
 

@@ -58,6 +58,8 @@ public final class Runner: @unchecked Sendable {
     private var keys: [String: String] = [:]
     private var running = 0
     private var runID: Int64?
+    /// Outputs of the profile's current results, read once at the start of a run (never mutated while stages run).
+    private var prefetched: [String: [OutputFile]] = [:]
     private var runArgv: [String] = []
 
     public init(config: PipelineConfig, store: Store, progress: ProgressSink) {
@@ -108,7 +110,7 @@ public final class Runner: @unchecked Sendable {
 
     /// The hot path of a no-op run: only the outputs of a stored result, and only if all present.
     func usableOutputs(_ key: String) throws -> [OutputFile]? {
-        guard let outs = try store.cachedOutputs(key), outs.allSatisfy(store.hasObject) else { return nil }
+        guard let outs = try prefetched[key] ?? store.cachedOutputs(key), outs.allSatisfy(store.hasObject) else { return nil }
         return outs
     }
 
@@ -128,6 +130,7 @@ public final class Runner: @unchecked Sendable {
             runArgv = options.argv
         }
         let oldHeads = try store.heads(profile: config.profile.name)
+        prefetched = try store.headOutputs(profile: config.profile.name)
 
         let heartbeat = Thread { [weak self] in
             while let self, !Thread.current.isCancelled {

@@ -170,6 +170,19 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// Outputs of the results a profile's stages last resolved to, in one query: a no-op run
+    /// then needs no per-stage database round trip.
+    public func headOutputs(profile: String) throws -> [String: [OutputFile]] {
+        try db.read { db in
+            var out: [String: [OutputFile]] = [:]
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT c.key AS key, c.outputs AS outputs FROM heads h JOIN cache c ON c.key = h.key WHERE h.profile = ?
+                """, arguments: [profile])
+            for r in rows { out[r["key"]] = OutputFile.list(r["outputs"]) }
+            return out
+        }
+    }
+
     static func cacheEntry(_ db: Database, _ key: String) throws -> CacheEntry? {
         guard let r = try Row.fetchOne(db, sql: "SELECT * FROM cache WHERE key = ?", arguments: [key]) else { return nil }
         return cacheEntry(row: r)

@@ -93,7 +93,9 @@ struct CommandStage: StageKind {
         env["PIPELINE_STAGE"] = ctx.stage
         for (k, v) in vars { env["PIPELINE_VAR_" + k.uppercased()] = text(v) }
 
-        let result = try spawnShell(command, workingDirectory: scratch, logPath: log, environment: env)
+        // The shell changes into the scratch directory itself, so the command never runs in the workspace by accident.
+        let script = "cd \(shellQuote(scratch)) || exit 125\n" + command
+        let result = try spawnProcess(["/bin/sh", "-c", script], stdoutPath: log, environment: env)
         ctx.recordChildUsage(cpu: result.cpu, maxRSS: result.maxRSS)
         guard result.exitCode == 0 else {
             let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.split(separator: "\n").suffix(15).joined(separator: "\n") ?? ""
@@ -122,42 +124,4 @@ func placeholders(in text: String) -> [(String, String)] {
 
 func shellQuote(_ s: String) -> String {
     "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-}
-
-struct SpawnResult {
-    let exitCode: Int32
-    let signal: Int32
-    let cpu: Double
-    let maxRSS: Int64
-}
-
-/// posix_spawn + wait4, so the child's own CPU time and peak memory are known exactly.
-func spawnShell(_ command: String, workingDirectory: String, logPath: String, environment: [String: String]) throws -> SpawnResult {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    // The shell changes directory itself (posix_spawn_file_actions_addchdir_np does not import).
-    let script = "cd \(shellQuote(workingDirectory)) || exit 125\n" + command
-    let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(script), nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        for p in argv { free(p) }
-        for p in envp { free(p) }
-    }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, "/bin/sh", &actions, nil, argv, envp)
-    guard rc == 0 else { throw StageFailure("cannot start /bin/sh: \(String(cString: strerror(rc)))") }
-    var status: Int32 = 0
-    var usage = rusage()
-    while wait4(pid, &status, 0, &usage) < 0 {
-        guard errno == EINTR else { throw StageFailure("waiting for the command failed: \(String(cString: strerror(errno)))") }
-    }
-    let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-    let signal = status & 0x7f
-    return SpawnResult(exitCode: signal == 0 ? (status >> 8) & 0xff : -1, signal: signal, cpu: cpu,
-                       maxRSS: Int64(usage.ru_maxrss) * 1024)
 }
