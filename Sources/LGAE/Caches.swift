@@ -1,6 +1,17 @@
 // Per-jet workspaces of the forward pass. They hold every intermediate the hand-written backward
 // passes need (lgae.md §4–§6), and they are allocated once and refilled for every jet, so a
 // forward pass allocates nothing in its hot loops. One thread uses one cache at a time.
+//
+// What the backward pass of each step reads:
+//   W^(0)            inputScalars / inputVectors (encoder), positions P and constantScalars (decoder)
+//   edges (encoder)  norms, positions, mask; per level φ (bell gradients), R (message gradients)
+//   edges (decoder)  per level the node sums ΣS, ΣV, ΣS·P, Ση(V, P) and the positions P
+//   self-interaction the level's input features, nodeScalars[t] / nodeVectors[t]
+//   mixing           the concatenations concatScalars / concatVectors
+//   scalar MLP       every Linear layer's input and pre-activation (MLPCache)
+//   latent           per-particle projections and the min/max selection indices (or the count
+//                    averaged for mean; mix reads the last level's features)
+//   complex → real   the complex output vectors
 
 /// The scalar MLP of one level (§4.7), feature-major: feature f of node n is at f·columns + n,
 /// with `columns` = N rounded up to a multiple of 8 (the extra columns are never read back).
@@ -79,7 +90,7 @@ public final class EncoderLevelCache {
     }
 
     /// The K bell values of edge (i, j).
-    public func phi(_ i: Int, _ j: Int) -> [Double] {
+    public func bellValues(_ i: Int, _ j: Int) -> [Double] {
         Array(UnsafeBufferPointer(start: phi.base + (i * nodes + j) * bellCount, count: bellCount))
     }
 

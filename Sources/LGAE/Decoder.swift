@@ -53,15 +53,18 @@ extension LGAEModel {
     private func decoderMessages(_ level: LMPLevelParameters, _ p: UnsafePointer<Double>, positions: NodeVectors,
                                  scalars: NodeScalars, vectors: NodeVectors, cache: DecoderLevelCache) {
         let n = config.particleCount, cin = level.inputChannels
+        let x = positions.buffer.base, s = scalars.buffer.base, v = vectors.buffer.base
+        let catS = cache.concatScalars.buffer.base, catV = cache.concatVectors.buffer.base
         for c in 0..<cin {
             var sumS = LorentzScalar.zero, sumEta = LorentzScalar.zero
             var sumV = LorentzVector.zero, sumSP = LorentzVector.zero
             for j in 0..<n {
-                let s = scalars[j, c], v = vectors[j, c], pj = positions[j, 0]
-                sumS += s
-                sumV += v
-                sumSP += s * pj
-                sumEta += minkowski(v, pj)
+                let sj = LorentzScalar(s[2 * (j * cin + c)], s[2 * (j * cin + c) + 1])
+                let vj = loadVector(v + 8 * (j * cin + c)), pj = loadVector(x + 8 * j)
+                sumS += sj
+                sumV += vj
+                sumSP += sj * pj
+                sumEta += minkowski(vj, pj)
             }
             cache.sumScalars[0, c] = sumS
             cache.sumVectors[0, c] = sumV
@@ -72,11 +75,15 @@ extension LGAEModel {
             let f1 = Complex(beta1, beta1)
             let aS1 = e0 * sumS, aV2 = e0 * sumV
             for i in 0..<n {
-                let pi = positions[i, 0]
-                cache.concatScalars[i, c] = 0.5 * (f1 * (minkowski(sumV, pi) - sumEta))
-                cache.concatScalars[i, cin + c] = aS1
-                cache.concatVectors[i, c] = aV2
-                cache.concatVectors[i, cin + c] = f1 * (sumS * pi - sumSP)
+                let pi = loadVector(x + 8 * i)
+                let aS2 = 0.5 * (f1 * (minkowski(sumV, pi) - sumEta))
+                let rowS = catS + 10 * cin * i, rowV = catV + 40 * cin * i
+                rowS[2 * c] = aS2.value.re
+                rowS[2 * c + 1] = aS2.value.im
+                rowS[2 * (cin + c)] = aS1.value.re
+                rowS[2 * (cin + c) + 1] = aS1.value.im
+                storeVector(aV2, rowV + 8 * c)
+                storeVector(f1 * (sumS * pi - sumSP), rowV + 8 * (cin + c))
             }
         }
     }

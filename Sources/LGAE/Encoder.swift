@@ -115,16 +115,15 @@ extension LGAEModel {
             mixScalars(encoder.latentScalar, p, input: scalars.buffer.base, output: zs, nodes: n)
             mixVectors(encoder.latentVector, p, input: vectors.buffer.base, output: zv, nodes: n)
             let k = config.latentVectorCount
-            var selection = cache.selection
 
             // Scalars: min of Re and of Im separately; QUIRK (§5.3): max picks the largest
             // square, i.e. the largest |value| with its sign. First index wins ties.
-            selection.scalarMin.re = selectParticle(n, eligible, key: { zs[2 * $0] }, largest: false)
-            selection.scalarMin.im = selectParticle(n, eligible, key: { zs[2 * $0 + 1] }, largest: false)
-            selection.scalarMax.re = selectParticle(n, eligible, key: { zs[2 * $0] * zs[2 * $0] }, largest: true)
-            selection.scalarMax.im = selectParticle(n, eligible, key: { zs[2 * $0 + 1] * zs[2 * $0 + 1] }, largest: true)
+            cache.selection.scalarMin.re = selectParticle(n, eligible, key: { zs[2 * $0] }, largest: false)
+            cache.selection.scalarMin.im = selectParticle(n, eligible, key: { zs[2 * $0 + 1] }, largest: false)
+            cache.selection.scalarMax.re = selectParticle(n, eligible, key: { zs[2 * $0] * zs[2 * $0] }, largest: true)
+            cache.selection.scalarMax.im = selectParticle(n, eligible, key: { zs[2 * $0 + 1] * zs[2 * $0 + 1] }, largest: true)
             for slot in 0..<2 {
-                let pick = slot == 0 ? selection.scalarMin : selection.scalarMax
+                let pick = slot == 0 ? cache.selection.scalarMin : cache.selection.scalarMax
                 latentScalars[2 * slot] = pick.re >= 0 ? zs[2 * pick.re] : 0
                 latentScalars[2 * slot + 1] = pick.im >= 0 ? zs[2 * pick.im + 1] : 0
             }
@@ -136,12 +135,12 @@ extension LGAEModel {
                     let v = load4(zv + 8 * (i * k + q) + 4 * part)
                     return minkowski(v, v)
                 }
-                selection.vectorMin[q].re = selectParticle(n, eligible, key: { square($0, 0) }, largest: false)
-                selection.vectorMin[q].im = selectParticle(n, eligible, key: { square($0, 1) }, largest: false)
-                selection.vectorMax[q].re = selectParticle(n, eligible, key: { square($0, 0) }, largest: true)
-                selection.vectorMax[q].im = selectParticle(n, eligible, key: { square($0, 1) }, largest: true)
+                cache.selection.vectorMin[q].re = selectParticle(n, eligible, key: { square($0, 0) }, largest: false)
+                cache.selection.vectorMin[q].im = selectParticle(n, eligible, key: { square($0, 1) }, largest: false)
+                cache.selection.vectorMax[q].re = selectParticle(n, eligible, key: { square($0, 0) }, largest: true)
+                cache.selection.vectorMax[q].im = selectParticle(n, eligible, key: { square($0, 1) }, largest: true)
                 for slot in 0..<2 {
-                    let pick = slot == 0 ? selection.vectorMin[q] : selection.vectorMax[q]
+                    let pick = slot == 0 ? cache.selection.vectorMin[q] : cache.selection.vectorMax[q]
                     let out = latentVectors + 8 * (slot * k + q)
                     for part in 0..<2 {
                         let index = part == 0 ? pick.re : pick.im
@@ -153,7 +152,6 @@ extension LGAEModel {
                     }
                 }
             }
-            cache.selection = selection
         }
     }
 }
@@ -192,11 +190,8 @@ func runScalarMLP(_ layers: [LinearView], _ p: UnsafePointer<Double>, cache: MLP
         for i in 0..<n { x0[f * columns + i] = s[i * features + f] }
     }
     for (j, layer) in layers.enumerated() {
-        let z = cache.preActivations[j].base
-        linearForward(layer, p, input: cache.inputs[j].base, output: z, columns: columns)
-        if j + 1 < layers.count {
-            leakyReLU(z, cache.inputs[j + 1].base, count: layer.outputs * columns, slope: slope)
-        }
+        linearForward(layer, p, input: cache.inputs[j].base, output: cache.preActivations[j].base, columns: columns,
+                      activated: j + 1 < layers.count ? cache.inputs[j + 1].base : nil, slope: slope)
     }
     let y = cache.preActivations[layers.count - 1].base, out = output.buffer.base
     for f in 0..<features {

@@ -144,9 +144,16 @@ func encoderEdgeMessages(_ a: EncoderEdgeArguments) {
             } else {
                 // QUIRK (§4.2): a pair with a padded end has φ = 0 but keeps the bias as its
                 // coefficient in the reference; clean mode switches the edge off entirely.
-                for k in 0..<bellCount {
+                var k = 0
+                while k + 4 <= bellCount {
+                    store4(.zero, phiIJ + k)
+                    store4(.zero, phiJI + k)
+                    k += 4
+                }
+                while k < bellCount {
                     phiIJ[k] = 0
                     phiJI[k] = 0
+                    k += 1
                 }
                 var chunk = 0
                 while chunk < stride {
@@ -224,7 +231,6 @@ func encoderEdgeMessages(_ a: EncoderEdgeArguments) {
 /// scalars [A_s2, A_s1, S, ½η(V,V), S²] and vectors [A_v2, A_v1, V, S·V, S·V].
 func selfInteraction(nodes: Int, channels cin: Int, scalars: UnsafePointer<Double>, vectors: UnsafePointer<Double>,
                      concatScalars: UnsafeMutablePointer<Double>, concatVectors: UnsafeMutablePointer<Double>) {
-    let metric = SIMD4<Double>(1, -1, -1, -1)
     for i in 0..<nodes {
         let catS = concatScalars + i * 10 * cin
         let catV = concatVectors + i * 40 * cin
@@ -236,8 +242,8 @@ func selfInteraction(nodes: Int, channels cin: Int, scalars: UnsafePointer<Doubl
             catS[2 * (2 * cin + c)] = sRe
             catS[2 * (2 * cin + c) + 1] = sIm
             // ½η(V, V) = ½(η(A,A) − η(B,B)) + i·η(A,B).
-            catS[2 * (3 * cin + c)] = 0.5 * ((vRe * vRe * metric).sum() - (vIm * vIm * metric).sum())
-            catS[2 * (3 * cin + c) + 1] = (vRe * vIm * metric).sum()
+            catS[2 * (3 * cin + c)] = 0.5 * (minkowski(vRe, vRe) - minkowski(vIm, vIm))
+            catS[2 * (3 * cin + c) + 1] = minkowski(vRe, vIm)
             catS[2 * (4 * cin + c)] = sRe * sRe - sIm * sIm
             catS[2 * (4 * cin + c) + 1] = 2 * sRe * sIm
             let qRe = sRe * vRe - sIm * vIm, qIm = sRe * vIm + sIm * vRe
@@ -251,13 +257,22 @@ func selfInteraction(nodes: Int, channels cin: Int, scalars: UnsafePointer<Doubl
     }
 }
 
-/// A real Linear layer on feature-major activations: y[o·P + p] = b[o] + Σ_i W[o, i]·x[i·P + p]
-/// for the P node columns (P a multiple of 8). Register-blocked over 2 outputs × 8 columns; every
-/// sum runs over i in order with separate multiply and add, so no sum is reassociated.
+/// A real Linear layer on feature-major activations: z[o·P + p] = b[o] + Σ_i W[o, i]·x[i·P + p]
+/// for the P node columns (P a multiple of 8), and, when `activated` is given, also
+/// LeakyReLU(z) there (x if x > 0, else slope·x, as PyTorch). Register-blocked over 2 outputs × 8
+/// columns; every sum runs over i in order with separate multiply and add, so no sum is
+/// reassociated.
 func linearForward(_ layer: LinearView, _ parameters: UnsafePointer<Double>,
-                   input x: UnsafePointer<Double>, output y: UnsafeMutablePointer<Double>, columns p: Int) {
+                   input x: UnsafePointer<Double>, output z: UnsafeMutablePointer<Double>, columns p: Int,
+                   activated: UnsafeMutablePointer<Double>? = nil, slope: Double = 0) {
     let w = parameters + layer.weight, b = parameters + layer.bias
     let inputs = layer.inputs, outputs = layer.outputs
+    @inline(__always) func emit(_ acc: SIMD8<Double>, _ offset: Int) {
+        store8(acc, z + offset)
+        if let activated {
+            store8(acc.replacing(with: slope * acc, where: acc .<= 0), activated + offset)
+        }
+    }
     var o = 0
     while o + 1 < outputs {
         let w0 = w + o * inputs, w1 = w0 + inputs
@@ -269,8 +284,8 @@ func linearForward(_ layer: LinearView, _ parameters: UnsafePointer<Double>,
                 acc0 += w0[i] * xv
                 acc1 += w1[i] * xv
             }
-            store8(acc0, y + o * p + block)
-            store8(acc1, y + (o + 1) * p + block)
+            emit(acc0, o * p + block)
+            emit(acc1, (o + 1) * p + block)
             block += 8
         }
         o += 2
@@ -281,16 +296,8 @@ func linearForward(_ layer: LinearView, _ parameters: UnsafePointer<Double>,
         while block < p {
             var acc0 = SIMD8<Double>(repeating: b[o])
             for i in 0..<inputs { acc0 += w0[i] * load8(x + i * p + block) }
-            store8(acc0, y + o * p + block)
+            emit(acc0, o * p + block)
             block += 8
         }
-    }
-}
-
-/// LeakyReLU with the given negative slope, element-wise.
-func leakyReLU(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, count: Int, slope: Double) {
-    for q in 0..<count {
-        let v = x[q]
-        y[q] = v > 0 ? v : slope * v
     }
 }

@@ -6,13 +6,10 @@ import Foundation
 // does `scalar + vector`. The only ways to combine the irreps are the ones the truncated CG
 // products of §3.1 allow: scalar·scalar, scalar·vector and the bilinear Minkowski form.
 
-/// The Minkowski metric diagonal, signature (+,−,−,−) (§1).
-@usableFromInline let minkowskiMetric = SIMD4<Double>(1, -1, -1, -1)
-
-/// η(a, b) = a0 b0 − a1 b1 − a2 b2 − a3 b3 for real 4-vectors (§1).
+/// η(a, b) = a0 b0 − a1 b1 − a2 b2 − a3 b3 for real 4-vectors, signature (+,−,−,−) (§1).
 @inlinable
 public func minkowski(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> Double {
-    (a * b * minkowskiMetric).sum()
+    a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3]
 }
 
 /// A complex Lorentz scalar, the (0,0) irrep.

@@ -35,10 +35,35 @@ public final class DoubleBuffer {
     }
 }
 
-/// Complex Lorentz scalars of N nodes × C channels, flat and contiguous: scalar (n, c) is the pair
-/// (re, im) at 2·(n·C + c). Node-major, so the mix aggregation's particle-major flattening
-/// m = n·C + c (§5.3) is the same memory.
-public final class NodeScalars {
+/// A Lorentz irrep that node-feature storage can hold: how many doubles one element takes and
+/// how it is read from and written to raw storage.
+public protocol StoredIrrep {
+    static var doublesPerElement: Int { get }
+    static func load(_ p: UnsafePointer<Double>) -> Self
+    func store(_ p: UnsafeMutablePointer<Double>)
+}
+
+extension LorentzScalar: StoredIrrep {
+    /// (re, im).
+    public static var doublesPerElement: Int { 2 }
+    public static func load(_ p: UnsafePointer<Double>) -> LorentzScalar { LorentzScalar(p[0], p[1]) }
+    public func store(_ p: UnsafeMutablePointer<Double>) {
+        p[0] = value.re
+        p[1] = value.im
+    }
+}
+
+extension LorentzVector: StoredIrrep {
+    /// Re(E, px, py, pz) then Im(E, px, py, pz).
+    public static var doublesPerElement: Int { 8 }
+    public static func load(_ p: UnsafePointer<Double>) -> LorentzVector { loadVector(p) }
+    public func store(_ p: UnsafeMutablePointer<Double>) { storeVector(self, p) }
+}
+
+/// Node features of one irrep, N nodes × C channels, flat and contiguous: element (n, c) occupies
+/// the `Irrep.doublesPerElement` doubles at that many times (n·C + c). Node-major, so the mix
+/// aggregation's particle-major flattening m = n·C + c (§5.3) is the same memory.
+public final class NodeFeatures<Irrep: StoredIrrep> {
     public let nodes: Int
     public let channels: Int
     public let buffer: DoubleBuffer
@@ -46,65 +71,35 @@ public final class NodeScalars {
     public init(nodes: Int, channels: Int) {
         self.nodes = nodes
         self.channels = channels
-        buffer = DoubleBuffer(count: 2 * nodes * channels)
+        buffer = DoubleBuffer(count: Irrep.doublesPerElement * nodes * channels)
     }
 
-    public subscript(node: Int, channel: Int) -> LorentzScalar {
-        get {
-            let o = offset(node, channel)
-            return LorentzScalar(buffer.base[o], buffer.base[o + 1])
-        }
-        set {
-            let o = offset(node, channel)
-            buffer.base[o] = newValue.value.re
-            buffer.base[o + 1] = newValue.value.im
-        }
+    public subscript(node: Int, channel: Int) -> Irrep {
+        get { Irrep.load(buffer.base + offset(node, channel)) }
+        set { newValue.store(buffer.base + offset(node, channel)) }
     }
 
     private func offset(_ node: Int, _ channel: Int) -> Int {
         precondition(node >= 0 && node < nodes && channel >= 0 && channel < channels,
-                     "scalar feature (\(node), \(channel)) out of \(nodes) nodes × \(channels) channels")
-        return 2 * (node * channels + channel)
+                     "\(Irrep.self) feature (\(node), \(channel)) out of \(nodes) nodes × \(channels) channels")
+        return Irrep.doublesPerElement * (node * channels + channel)
     }
 }
 
-/// Complex Lorentz 4-vectors of N nodes × C channels, flat and contiguous: vector (n, c) occupies
-/// the 8 doubles at 8·(n·C + c), Re(E, px, py, pz) then Im(E, px, py, pz), the memory layout of
-/// `LorentzVector`.
-public final class NodeVectors {
-    public let nodes: Int
-    public let channels: Int
-    public let buffer: DoubleBuffer
-
-    public init(nodes: Int, channels: Int) {
-        self.nodes = nodes
-        self.channels = channels
-        buffer = DoubleBuffer(count: 8 * nodes * channels)
-    }
-
-    public subscript(node: Int, channel: Int) -> LorentzVector {
-        get { loadVector(buffer.base + offset(node, channel)) }
-        set { storeVector(newValue, buffer.base + offset(node, channel)) }
-    }
-
-    private func offset(_ node: Int, _ channel: Int) -> Int {
-        precondition(node >= 0 && node < nodes && channel >= 0 && channel < channels,
-                     "vector feature (\(node), \(channel)) out of \(nodes) nodes × \(channels) channels")
-        return 8 * (node * channels + channel)
-    }
-}
+/// Complex Lorentz scalars, N × C; scalar (n, c) is (re, im) at 2·(n·C + c).
+public typealias NodeScalars = NodeFeatures<LorentzScalar>
+/// Complex 4-vectors, N × C; vector (n, c) is the 8 doubles at 8·(n·C + c), the memory layout of
+/// `LorentzVector` (Re part, then Im part).
+public typealias NodeVectors = NodeFeatures<LorentzVector>
 
 @inline(__always)
 func load4(_ p: UnsafePointer<Double>) -> SIMD4<Double> {
-    SIMD4(p[0], p[1], p[2], p[3])
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Double>.self)
 }
 
 @inline(__always)
 func store4(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>) {
-    p[0] = v[0]
-    p[1] = v[1]
-    p[2] = v[2]
-    p[3] = v[3]
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Double>.self)
 }
 
 @inline(__always)

@@ -37,7 +37,7 @@ final class GoldenForwardTests: XCTestCase {
 
         let level0 = cache.levels[0]
         for (k, printed) in ["0.48554131", "0.352636527", "0.745477048", "1.281677171"].enumerated() {
-            golden.check(level0.phi(0, 1)[k], printed, "level-0 bell φ_\(k)(1,2)")
+            golden.check(level0.bellValues(0, 1)[k], printed, "level-0 bell φ_\(k)(1,2)")
         }
         let r0 = ["0.419646625+0.926993771j", "1.061439016+0.796250147j"]
         let r1 = ["1.086893603+0.979370302j", "0.505481464−0.12960254j"]
@@ -47,7 +47,7 @@ final class GoldenForwardTests: XCTestCase {
             golden.check(level0.radialCoefficient(irrep: 1, 0, 1, channel: c), r1[c], "level-0 R1(1,2)[\(c)]")
             golden.check(level0.radialCoefficient(irrep: 0, 0, 3, channel: c), r0Masked[c], "level-0 R0(1,4)[\(c)], the bias of a masked edge")
         }
-        XCTAssertEqual(level0.phi(0, 3), [0, 0, 0, 0], "φ of an edge to a padded particle is 0")
+        XCTAssertEqual(level0.bellValues(0, 3), [0, 0, 0, 0], "φ of an edge to a padded particle is 0")
 
         let afterLevel1 = cache.nodeScalars[1]
         golden.check(afterLevel1[0, 0].value, "−0.129286448+0.064560732j", "particle 1 scalar 1 after level 1")

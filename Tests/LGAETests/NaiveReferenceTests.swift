@@ -181,6 +181,17 @@ final class NaiveReferenceTests: XCTestCase {
         }
     }
 
+    func testFusedKernelsHandleOddBellCountsAndWideLevels() {
+        // K = 6 is not a multiple of the 4-wide bell blocks, and C = 5 makes 4C = 20 radial
+        // outputs, i.e. two 16-wide blocks with padding.
+        let config = LGAEConfig(particleCount: 7, encoderChannels: [5, 5, 2], decoderChannels: [3, 5, 1], basisFunctionCount: 3,
+                                mlpDepth: 2, mlpWidthMultiplier: 3, aggregation: .minMax, latentVectorCount: 2)
+        compare(config, jet: randomMassiveJet(slots: 7, real: 5, seed: 13), seed: 6)
+        var clean = config
+        clean.mode = .clean
+        compare(clean, jet: randomMassiveJet(slots: 7, real: 5, seed: 14), seed: 7)
+    }
+
     func testNaiveFormulasReproduceTheGoldenLatent() {
         // Ties the naive reference itself to the spec's golden numbers.
         var model = LGAEModel(config: GoldenWeights.config(.minMax), seed: 0)

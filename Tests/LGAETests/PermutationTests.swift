@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import LGAE
 
@@ -87,10 +88,15 @@ final class PermutationTests: XCTestCase {
         let config = LGAEConfig(aggregation: .minMax, latentVectorCount: 4)
         let model = LGAEModel(config: config, seed: 34)
         let encoderCache = model.makeEncoderCache(), decoderCache = model.makeDecoderCache()
-        let first = randomMassiveJet(slots: 30, real: 28, seed: 45), second = randomMassiveJet(slots: 30, real: 7, seed: 46)
-        model.reconstruct(first, encoderCache: encoderCache, decoderCache: decoderCache)
-        model.reconstruct(second, encoderCache: encoderCache, decoderCache: decoderCache)
-        XCTAssertEqual(decoderCache.output.array, model.reconstruct(second), "a reused cache must not leak the previous jet")
-        XCTAssertEqual(encoderCache.latent, model.encode(second).latent)
+        let jets = (0..<12).map { randomMassiveJet(slots: 30, real: 6 + 2 * $0, seed: 100 + UInt64($0)) }
+        // Also a rough forward throughput for this build configuration (printed, not asserted:
+        // timings on a shared machine are noise, style.md).
+        let start = DispatchTime.now().uptimeNanoseconds
+        for jet in jets { model.reconstruct(jet, encoderCache: encoderCache, decoderCache: decoderCache) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        print("reconstruct (encode + decode), default config, reused caches: \(Int(Double(jets.count) / seconds)) jets/s wall")
+        let last = jets[jets.count - 1]
+        XCTAssertEqual(decoderCache.output.array, model.reconstruct(last), "a reused cache must not leak earlier jets")
+        XCTAssertEqual(encoderCache.latent, model.encode(last).latent)
     }
 }
