@@ -20,6 +20,10 @@ let package = Package(
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "HDF5Shim", dependencies: ["CHDF5"]),
 
+        // The one random generator of the project (xoshiro256** seeded by SplitMix64), specified
+        // exactly so that every draw can be reproduced outside Swift.
+        .target(name: "SeededRandom"),
+
         // SHA-256 / MD5 over libcrypto: content digests for the store and checksums for fetch.
         .target(name: "Digest", dependencies: ["CLibCrypto"]),
 
@@ -32,11 +36,11 @@ let package = Package(
 
         // Data and physics: download, archives, HDF5, .npy, four-momenta, splits.
         // It knows nothing about SQLite or the executor.
-        .target(name: "JetData", dependencies: ["Digest", "CArchive", "CHDF5", "HDF5Shim"]),
+        .target(name: "JetData", dependencies: ["Digest", "SeededRandom", "CArchive", "CHDF5", "HDF5Shim"]),
 
         // The Lorentz group equivariant autoencoder (spec lgae.md): complex Lorentz scalars and
         // 4-vectors as distinct types, LMP layers, encoder and decoder. Pure Swift, no executor, no I/O.
-        .target(name: "LGAE"),
+        .target(name: "LGAE", dependencies: ["SeededRandom"]),
 
         // Build-time code digests: hashes the sources of every stage so that editing a stage's code
         // invalidates exactly that stage, with no version number to bump by hand.
@@ -56,7 +60,7 @@ let package = Package(
         ),
 
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Digest"]),
-        .testTarget(name: "JetDataTests", dependencies: ["JetData", "Digest", "CHDF5", "HDF5Shim"]),
+        .testTarget(name: "JetDataTests", dependencies: ["JetData", "SeededRandom", "Digest", "CHDF5", "HDF5Shim"]),
         .testTarget(name: "LGAETests", dependencies: ["LGAE"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData"]),
     ]

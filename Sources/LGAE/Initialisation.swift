@@ -1,46 +1,22 @@
 import Foundation
+import SeededRandom
 
-// Initialisation (§7) from a seeded, fully specified generator, so that a model is reproducible
-// from (config, seed) alone. The generator is the project's xoshiro256** seeded by SplitMix64 (the
-// same algorithm and constants as JetData's `Xoshiro256StarStar`, whose doc comment gives the
-// reference values); it is repeated here privately because LGAE must not depend on JetData.
+// Initialisation (§7) from the project's seeded generator (SeededRandom's xoshiro256** seeded by
+// SplitMix64), so that a model is reproducible from (config, seed) alone.
 
 struct ParameterRandom {
-    private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
+    private var generator: Xoshiro256StarStar
     /// The second Box–Muller value, used by the next `nextGaussian()`.
     private var spareGaussian: Double?
 
     init(seed: UInt64) {
-        var x = seed
-        func splitMix() -> UInt64 {
-            x &+= 0x9e37_79b9_7f4a_7c15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-        s0 = splitMix()
-        s1 = splitMix()
-        s2 = splitMix()
-        s3 = splitMix()
+        generator = Xoshiro256StarStar(seed: seed)
     }
 
-    mutating func next() -> UInt64 {
-        let result = rotl(s1 &* 5, 7) &* 9
-        let t = s1 << 17
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = rotl(s3, 45)
-        return result
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
-    /// U[0, 1): the top 53 bits of one output times 2^-53 (as JetData's `nextUniform`).
-    mutating func nextUniform() -> Double {
-        Double(next() >> 11) * 0x1p-53
-    }
+    /// U[0, 1): the top 53 bits of one output times 2^-53.
+    mutating func nextUniform() -> Double { generator.nextUniform() }
 
     /// N(0, 1) by the Box–Muller transform: with u1 = 1 − U[0,1) ∈ (0, 1] (so the log is finite)
     /// and u2 = U[0,1) drawn in that order, r = sqrt(−2 ln u1), the pair is r·cos(2π u2) and
@@ -55,10 +31,6 @@ struct ParameterRandom {
         let r = (-2 * log(u1)).squareRoot()
         spareGaussian = r * sin(2 * Double.pi * u2)
         return r * cos(2 * Double.pi * u2)
-    }
-
-    private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 {
-        (x << k) | (x >> (64 - k))
     }
 }
 

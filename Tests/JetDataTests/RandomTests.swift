@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import JetData
+@testable import SeededRandom
 
 /// An independent Python re-implementation of the generator, seed derivation and shuffle, written
 /// from the doc comments of Random.swift. Tests append `print(...)` lines to it.

@@ -9,7 +9,7 @@ struct PreprocessStage: StageKind {
     let kind = "preprocess"
     let summary = "relative (eta, phi, pT) to absolute four-momenta (E, px, py, pz) in TeV"
     static let code = ["Stages/Data/PreprocessStage.swift", "Stages/Data/Classes.swift", "JetData/FourMomenta.swift",
-                       "JetData/Random.swift", "JetData/Npy.swift"]
+                       "JetData/Random.swift", "SeededRandom/", "JetData/Npy.swift"]
     let codeDigest = Stages.codeDigest(PreprocessStage.code + commonCode)
     let parameters: [ParamSpec] = [
         ParamSpec("classes", .stringArray, default: ["g", "q", "t", "w", "z"], doc: "jet classes to convert"),

@@ -8,7 +8,7 @@ import JetData
 struct SplitStage: StageKind {
     let kind = "split"
     let summary = "QCD train/valid/test split and signal test sets"
-    static let code = ["Stages/Data/SplitStage.swift", "Stages/Data/Classes.swift", "JetData/Split.swift", "JetData/Random.swift",
+    static let code = ["Stages/Data/SplitStage.swift", "Stages/Data/Classes.swift", "JetData/Split.swift", "JetData/Random.swift", "SeededRandom/",
                        "JetData/Npy.swift"]
     let codeDigest = Stages.codeDigest(SplitStage.code + commonCode)
     let parameters: [ParamSpec] = [
