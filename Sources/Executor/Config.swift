@@ -220,8 +220,7 @@ public struct PipelineConfig: Sendable {
             raw.params = params
             raws[name] = raw
         }
-        for (sname, ov) in overrides.sorted(by: { $0.key < $1.key }) where stagesObj[sname] == nil {
-            _ = ov
+        for sname in overrides.keys.sorted() where stagesObj[sname] == nil {
             fail("profiles.\(profileName ?? "").params.\(sname)", "no stage named '\(sname)'", "use one of: \(names.joined(separator: ", "))")
         }
 

@@ -35,9 +35,8 @@ extension Runner {
                     // Compare what can be compared without the upstream's new outputs.
                     var partial = b
                     partial.inputs = [:]
-                    var mine = KeyComponents(kind: spec.kind.kind, code: spec.kind.codeDigest, params: .object(spec.params),
+                    let mine = KeyComponents(kind: spec.kind.kind, code: spec.kind.codeDigest, params: .object(spec.params),
                                              inputs: [:], env: ToolInfo.fingerprint)
-                    mine.inputs = [:]
                     reasons += mine.changes(since: partial)
                 }
                 states.append(StageState(stage: spec.name, state: baseline == nil ? .neverRun : .stale, reasons: reasons, key: nil))

@@ -88,12 +88,10 @@ struct FetchStage: StageKind {
     func run(_ ctx: StageContext) throws -> JSONValue {
         var summary: [String: JSONValue] = [:]
         for e in entries(ctx.params) {
-            let label = ctx.stage + " " + e.name
             let r = try fetchFile(e.request, to: ctx.outputPath(e.name), baseDirectory: ctx.workspace,
                                   partialDirectory: ctx.cacheDirectory) { p in
                 ctx.progress(Double(p.received), of: p.expected.map(Double.init), unit: .bytes)
             }
-            _ = label
             summary[e.name] = .object([
                 "bytes": .number(Double(r.bytes)), "md5": .string(r.md5), "sha256": .string(r.sha256),
                 "resumed_from": .number(Double(r.resumedFrom)), "source": .string(e.request.source),
