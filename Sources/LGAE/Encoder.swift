@@ -73,7 +73,7 @@ extension LGAEModel {
     }
 
     /// §5.3: latent projection and aggregation.
-    private func aggregateLatent(parameters p: UnsafePointer<Double>, cache: EncoderCache) {
+    func aggregateLatent(parameters p: UnsafePointer<Double>, cache: EncoderCache) {
         let n = config.particleCount
         let encoder = layout.encoder
         let last = config.encoderChannels.count - 1
@@ -153,6 +153,65 @@ extension LGAEModel {
                 }
             }
         }
+    }
+}
+
+extension LGAEModel {
+    /// Backward of `aggregateLatent` (§5.3), from the selections and counts the forward left in
+    /// `cache`: ∂L/∂(latent scalars, latent vectors) → ADDS ∂L/∂(last-level node scalars and
+    /// vectors) and the gradient of the latent projection u, U. Min-max routes each part's
+    /// gradient to the particle the forward selected (first index on ties, as the forward), the
+    /// piecewise derivative of min/max. `particleScalarGradients` (N×1 complex) and
+    /// `particleVectorGradients` (N×k complex vectors) are scratch, used for min-max and mean.
+    func aggregateLatentBackward(parameters p: UnsafePointer<Double>, cache: EncoderCache,
+                                 latentScalarGradients gLS: UnsafePointer<Double>, latentVectorGradients gLV: UnsafePointer<Double>,
+                                 gradients: UnsafeMutablePointer<Double>,
+                                 scalarGradients: UnsafeMutablePointer<Double>, vectorGradients: UnsafeMutablePointer<Double>,
+                                 particleScalarGradients gZs: UnsafeMutablePointer<Double>,
+                                 particleVectorGradients gZv: UnsafeMutablePointer<Double>) {
+        let n = config.particleCount, k = config.latentVectorCount
+        let encoder = layout.encoder
+        let last = config.encoderChannels.count - 1
+        let scalars = cache.nodeScalars[last].buffer.base, vectors = cache.nodeVectors[last].buffer.base
+        switch config.aggregation {
+        case .mix:
+            mixScalarsBackward(encoder.latentScalar, p, input: scalars, outputGradient: gLS, inputGradient: scalarGradients,
+                               gradients: gradients, nodes: 1)
+            mixVectorsBackward(encoder.latentVector, p, input: vectors, outputGradient: gLV, inputGradient: vectorGradients,
+                               gradients: gradients, nodes: 1)
+            return
+        case .mean:
+            let clean = config.mode == .clean
+            let count = cache.averagedParticleCount
+            let scale = count > 0 ? 1 / Double(count) : 0
+            for i in 0..<n {
+                let eligible = !clean || cache.maskStorage[i]
+                for x in 0..<2 { gZs[2 * i + x] = eligible ? gLS[x] * scale : 0 }
+                for x in 0..<(8 * k) { gZv[8 * k * i + x] = eligible ? gLV[x] * scale : 0 }
+            }
+        case .minMax:
+            gZs.update(repeating: 0, count: 2 * n)
+            gZv.update(repeating: 0, count: 8 * k * n)
+            let selection = cache.selection
+            for slot in 0..<2 {
+                let pick = slot == 0 ? selection.scalarMin : selection.scalarMax
+                if pick.re >= 0 { gZs[2 * pick.re] += gLS[2 * slot] }
+                if pick.im >= 0 { gZs[2 * pick.im + 1] += gLS[2 * slot + 1] }
+                for q in 0..<k {
+                    let vectorPick = slot == 0 ? selection.vectorMin[q] : selection.vectorMax[q]
+                    for part in 0..<2 {
+                        let index = part == 0 ? vectorPick.re : vectorPick.im
+                        guard index >= 0 else { continue }
+                        let target = gZv + 8 * (index * k + q) + 4 * part
+                        store4(load4(target) + load4(gLV + 8 * (slot * k + q) + 4 * part), target)
+                    }
+                }
+            }
+        }
+        mixScalarsBackward(encoder.latentScalar, p, input: scalars, outputGradient: gZs, inputGradient: scalarGradients,
+                           gradients: gradients, nodes: n)
+        mixVectorsBackward(encoder.latentVector, p, input: vectors, outputGradient: gZv, inputGradient: vectorGradients,
+                           gradients: gradients, nodes: n)
     }
 }
 

@@ -1,5 +1,5 @@
 // The numerical kernels of the forward pass, on raw buffers. Each is allocation-free; the caches
-// own every buffer. The backward passes will mirror these one to one.
+// own every buffer. Their backward passes, one per kernel, are in Kernels+Backward.swift.
 
 /// Complex channel mixing with no bias (§4.6, §5.1, §5.3, §6): for each of `nodes` rows,
 /// y[o] = Σ_m W[o, m]·x[m], with x and y complex scalars stored as (re, im) pairs.
