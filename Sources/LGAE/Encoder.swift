@@ -31,15 +31,7 @@ extension LGAEModel {
             let scalarsIn = cache.nodeScalars[t], vectorsIn = cache.nodeVectors[t]
             let scalarsOut = cache.nodeScalars[t + 1], vectorsOut = cache.nodeVectors[t + 1]
             packRadialWeights(level, p, into: levelCache)
-            encoderEdgeMessages(EncoderEdgeArguments(
-                nodes: n, channels: level.inputChannels, bellCount: level.bells.count, clean: clean,
-                positions: cache.positions.base, mask: cache.maskStorage, norms: cache.norms.base,
-                bellA: p + level.bells.a, bellB: p + level.bells.b, bellC: p + level.bells.c,
-                radialStride: levelCache.radialStride,
-                radialWeightsTransposed: levelCache.packedRadialWeights.base, radialBias: levelCache.packedRadialBias.base,
-                scalars: scalarsIn.buffer.base, vectors: vectorsIn.buffer.base, rowScratch: cache.rowScratch.base,
-                phi: levelCache.phi.base, radial: levelCache.radial.base,
-                concatScalars: levelCache.concatScalars.buffer.base, concatVectors: levelCache.concatVectors.buffer.base))
+            encoderEdgeMessages(edgeArguments(level, p, level: t, cache: cache))
             selfInteraction(nodes: n, channels: level.inputChannels,
                             scalars: scalarsIn.buffer.base, vectors: vectorsIn.buffer.base,
                             concatScalars: levelCache.concatScalars.buffer.base,
@@ -255,5 +247,24 @@ func runScalarMLP(_ layers: [LinearView], _ p: UnsafePointer<Double>, cache: MLP
     let y = cache.preActivations[layers.count - 1].base, out = output.buffer.base
     for f in 0..<features {
         for i in 0..<n { out[i * features + f] = y[f * columns + i] }
+    }
+}
+
+extension LGAEModel {
+    /// The arguments of the fused edge kernel for encoder level `t`: the same for the forward call
+    /// and its backward, which reads φ, R and the packed radial weights the forward left in the cache.
+    func edgeArguments(_ parameters: LMPLevelParameters, _ p: UnsafePointer<Double>, level t: Int,
+                       cache: EncoderCache) -> EncoderEdgeArguments {
+        let levelCache = cache.levels[t]
+        return EncoderEdgeArguments(
+            nodes: config.particleCount, channels: parameters.inputChannels, bellCount: parameters.bells.count,
+            clean: config.mode == .clean,
+            positions: cache.positions.base, mask: cache.maskStorage, norms: cache.norms.base,
+            bellA: p + parameters.bells.a, bellB: p + parameters.bells.b, bellC: p + parameters.bells.c,
+            radialStride: levelCache.radialStride,
+            radialWeightsTransposed: levelCache.packedRadialWeights.base, radialBias: levelCache.packedRadialBias.base,
+            scalars: cache.nodeScalars[t].buffer.base, vectors: cache.nodeVectors[t].buffer.base,
+            rowScratch: cache.rowScratch.base, phi: levelCache.phi.base, radial: levelCache.radial.base,
+            concatScalars: levelCache.concatScalars.buffer.base, concatVectors: levelCache.concatVectors.buffer.base)
     }
 }

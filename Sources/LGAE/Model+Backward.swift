@@ -65,6 +65,38 @@ public final class DecoderGradientWorkspace {
 }
 
 extension LGAEModel {
+    /// Backward of a level's output side, the same in encoder and decoder (§4.5–§4.7): the scalar
+    /// MLP and the two channel mixes, then the self-interaction slots of the concatenation. The edge
+    /// messages differ between encoder and decoder and stay with the caller. `mlp` is nil where the
+    /// level's scalars are dead (the decoder's last level); the scalar mix then gets no gradient either.
+    func levelMixingBackward(_ level: LMPLevelParameters, _ p: UnsafePointer<Double>,
+                             mlp: (cache: MLPCache, workspace: MLPBackwardWorkspace)?,
+                             concatScalars: UnsafeMutablePointer<Double>, concatVectors: UnsafeMutablePointer<Double>,
+                             scalarsIn: UnsafeMutablePointer<Double>, vectorsIn: UnsafeMutablePointer<Double>,
+                             outputScalarGradients: UnsafeMutablePointer<Double>,
+                             outputVectorGradients: UnsafeMutablePointer<Double>,
+                             mixedScalarGradients: UnsafeMutablePointer<Double>,
+                             concatScalarGradients: UnsafeMutablePointer<Double>,
+                             concatVectorGradients: UnsafeMutablePointer<Double>,
+                             scalarGradients: UnsafeMutablePointer<Double>, vectorGradients: UnsafeMutablePointer<Double>,
+                             gradients: UnsafeMutablePointer<Double>) {
+        let n = config.particleCount
+        if let mlp {
+            scalarMLPBackward(level.mlp, p, cache: mlp.cache, workspace: mlp.workspace,
+                              outputGradient: outputScalarGradients, inputGradient: mixedScalarGradients,
+                              gradients: gradients, slope: config.leakyReLUSlope)
+            mixScalarsBackward(level.mixScalar, p, input: concatScalars, outputGradient: mixedScalarGradients,
+                               inputGradient: concatScalarGradients, gradients: gradients, nodes: n)
+        }
+        mixVectorsBackward(level.mixVector, p, input: concatVectors, outputGradient: outputVectorGradients,
+                           inputGradient: concatVectorGradients, gradients: gradients, nodes: n)
+        selfInteractionBackward(nodes: n, channels: level.inputChannels, scalars: scalarsIn, vectors: vectorsIn,
+                                concatScalarGradients: concatScalarGradients, concatVectorGradients: concatVectorGradients,
+                                scalarGradients: scalarGradients, vectorGradients: vectorGradients)
+    }
+}
+
+extension LGAEModel {
     /// Reverse of `runDecoder`: from ∂L/∂(real output) (N×4, e.g. a loss gradient) ADDS the
     /// decoder's parameter gradients to `gradients` and leaves ∂L/∂(latent vectors) in
     /// `workspace.latentVectors`. The latent scalars get no gradient: the decoder never uses them
@@ -89,22 +121,16 @@ extension LGAEModel {
             let levelCache = cache.levels[t]
             w.concatScalars[t].setZero()
             w.concatVectors[t].setZero()
-            if let mlp = levelCache.mlp, let mlpWorkspace = w.mlp[t] {
-                scalarMLPBackward(level.mlp, p, cache: mlp, workspace: mlpWorkspace,
-                                  outputGradient: w.nodeScalars[t + 1].base, inputGradient: w.mixedScalars[t].base,
-                                  gradients: gradients, slope: config.leakyReLUSlope)
-                mixScalarsBackward(level.mixScalar, p, input: levelCache.concatScalars.buffer.base,
-                                   outputGradient: w.mixedScalars[t].base, inputGradient: w.concatScalars[t].base,
-                                   gradients: gradients, nodes: n)
-            }
-            mixVectorsBackward(level.mixVector, p, input: levelCache.concatVectors.buffer.base,
-                               outputGradient: w.nodeVectors[t + 1].base, inputGradient: w.concatVectors[t].base,
-                               gradients: gradients, nodes: n)
             let scalarsIn = cache.nodeScalars[t], vectorsIn = cache.nodeVectors[t]
-            selfInteractionBackward(nodes: n, channels: level.inputChannels,
-                                    scalars: scalarsIn.buffer.base, vectors: vectorsIn.buffer.base,
-                                    concatScalarGradients: w.concatScalars[t].base, concatVectorGradients: w.concatVectors[t].base,
-                                    scalarGradients: w.nodeScalars[t].base, vectorGradients: w.nodeVectors[t].base)
+            let mlp = levelCache.mlp.flatMap { c in w.mlp[t].map { (cache: c, workspace: $0) } }
+            levelMixingBackward(
+                level, p, mlp: mlp,
+                concatScalars: levelCache.concatScalars.buffer.base, concatVectors: levelCache.concatVectors.buffer.base,
+                scalarsIn: scalarsIn.buffer.base, vectorsIn: vectorsIn.buffer.base,
+                outputScalarGradients: w.nodeScalars[t + 1].base, outputVectorGradients: w.nodeVectors[t + 1].base,
+                mixedScalarGradients: w.mixedScalars[t].base,
+                concatScalarGradients: w.concatScalars[t].base, concatVectorGradients: w.concatVectors[t].base,
+                scalarGradients: w.nodeScalars[t].base, vectorGradients: w.nodeVectors[t].base, gradients: gradients)
             decoderMessagesBackward(level, p, positions: cache.positions, scalars: scalarsIn, vectors: vectorsIn,
                                     cache: levelCache, concatScalarGradients: w.concatScalars[t].base,
                                     concatVectorGradients: w.concatVectors[t].base, gradients: gradients,
@@ -152,32 +178,16 @@ extension LGAEModel {
             zeroPadded(t + 1)
             w.concatScalars[t].setZero()
             w.concatVectors[t].setZero()
-            scalarMLPBackward(level.mlp, p, cache: levelCache.mlp, workspace: w.mlp[t],
-                              outputGradient: w.nodeScalars[t + 1].base, inputGradient: w.mixedScalars[t].base,
-                              gradients: gradients, slope: config.leakyReLUSlope)
-            mixScalarsBackward(level.mixScalar, p, input: levelCache.concatScalars.buffer.base,
-                               outputGradient: w.mixedScalars[t].base, inputGradient: w.concatScalars[t].base,
-                               gradients: gradients, nodes: n)
-            mixVectorsBackward(level.mixVector, p, input: levelCache.concatVectors.buffer.base,
-                               outputGradient: w.nodeVectors[t + 1].base, inputGradient: w.concatVectors[t].base,
-                               gradients: gradients, nodes: n)
             let scalarsIn = cache.nodeScalars[t], vectorsIn = cache.nodeVectors[t]
-            selfInteractionBackward(nodes: n, channels: level.inputChannels,
-                                    scalars: scalarsIn.buffer.base, vectors: vectorsIn.buffer.base,
-                                    concatScalarGradients: w.concatScalars[t].base, concatVectorGradients: w.concatVectors[t].base,
-                                    scalarGradients: w.nodeScalars[t].base, vectorGradients: w.nodeVectors[t].base)
-            // The same arguments as the forward call in runEncoder; the cache still holds its
-            // φ, R and packed radial weights.
-            let arguments = EncoderEdgeArguments(
-                nodes: n, channels: level.inputChannels, bellCount: level.bells.count, clean: clean,
-                positions: cache.positions.base, mask: cache.maskStorage, norms: cache.norms.base,
-                bellA: p + level.bells.a, bellB: p + level.bells.b, bellC: p + level.bells.c,
-                radialStride: levelCache.radialStride,
-                radialWeightsTransposed: levelCache.packedRadialWeights.base, radialBias: levelCache.packedRadialBias.base,
-                scalars: scalarsIn.buffer.base, vectors: vectorsIn.buffer.base, rowScratch: cache.rowScratch.base,
-                phi: levelCache.phi.base, radial: levelCache.radial.base,
-                concatScalars: levelCache.concatScalars.buffer.base, concatVectors: levelCache.concatVectors.buffer.base)
-            encoderEdgeMessagesBackward(arguments, EncoderEdgeGradientArguments(
+            levelMixingBackward(
+                level, p, mlp: (cache: levelCache.mlp, workspace: w.mlp[t]),
+                concatScalars: levelCache.concatScalars.buffer.base, concatVectors: levelCache.concatVectors.buffer.base,
+                scalarsIn: scalarsIn.buffer.base, vectorsIn: vectorsIn.buffer.base,
+                outputScalarGradients: w.nodeScalars[t + 1].base, outputVectorGradients: w.nodeVectors[t + 1].base,
+                mixedScalarGradients: w.mixedScalars[t].base,
+                concatScalarGradients: w.concatScalars[t].base, concatVectorGradients: w.concatVectors[t].base,
+                scalarGradients: w.nodeScalars[t].base, vectorGradients: w.nodeVectors[t].base, gradients: gradients)
+            encoderEdgeMessagesBackward(edgeArguments(level, p, level: t, cache: cache), EncoderEdgeGradientArguments(
                 parameters: p, bells: level.bells, radialScalar: level.radialScalar, radialVector: level.radialVector,
                 concatScalarGradients: w.concatScalars[t].base, concatVectorGradients: w.concatVectors[t].base,
                 gradients: gradients, scalarGradients: w.nodeScalars[t].base, vectorGradients: w.nodeVectors[t].base,

@@ -223,12 +223,26 @@ final class BackwardGradientTests: XCTestCase {
             var gX = [Double](repeating: 0, count: positions.count)
             let pairScratch = DoubleBuffer(count: encoderEdgeBackwardScratchCount(bellCount: bellCount, radialStride: stride))
             withForward(parameters, scalars, vectors, positions) { arguments, _, _ in
-                encoderEdgeMessagesBackward(arguments, EncoderEdgeGradientArguments(
-                    parameters: arguments.bellA - level.bells.a, bells: level.bells,
-                    radialScalar: level.radialScalar, radialVector: level.radialVector,
-                    concatScalarGradients: upstreamS, concatVectorGradients: upstreamV,
-                    gradients: &gradients, scalarGradients: &gS, vectorGradients: &gV, positionGradients: &gX,
-                    scratch: pairScratch.base))
+                // The argument struct holds raw pointers, so the gradient arrays are pinned for the whole call.
+                gradients.withUnsafeMutableBufferPointer { g in
+                    gS.withUnsafeMutableBufferPointer { s in
+                        gV.withUnsafeMutableBufferPointer { v in
+                            gX.withUnsafeMutableBufferPointer { x in
+                                upstreamS.withUnsafeBufferPointer { uS in
+                                    upstreamV.withUnsafeBufferPointer { uV in
+                                        encoderEdgeMessagesBackward(arguments, EncoderEdgeGradientArguments(
+                                            parameters: arguments.bellA - level.bells.a, bells: level.bells,
+                                            radialScalar: level.radialScalar, radialVector: level.radialVector,
+                                            concatScalarGradients: uS.baseAddress!, concatVectorGradients: uV.baseAddress!,
+                                            gradients: g.baseAddress!, scalarGradients: s.baseAddress!,
+                                            vectorGradients: v.baseAddress!, positionGradients: x.baseAddress!,
+                                            scratch: pairScratch.base))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 selfInteractionBackward(nodes: n, channels: cin, scalars: arguments.scalars, vectors: arguments.vectors,
                                         concatScalarGradients: upstreamS, concatVectorGradients: upstreamV,
                                         scalarGradients: &gS, vectorGradients: &gV)
