@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Layering (each layer knows nothing about the ones above it):
-//   pipeline (CLI) -> Stages (one small type per stage kind) -> Executor (DAG, keys, store) and JetData (physics, files)
+//   pipeline (CLI) -> Stages (one small type per stage kind) -> Executor (DAG, keys, store), JetData (physics, files)
+//   and LGAE (the model, its gradients and training loop)
 //   Digest and the C modules sit at the bottom.
 let package = Package(
     name: "pipeline",
@@ -50,7 +51,7 @@ let package = Package(
         // One small type per stage kind: binds the executor's StageKind protocol to JetData.
         .target(
             name: "Stages",
-            dependencies: ["Executor", "JetData", "Digest"],
+            dependencies: ["Executor", "JetData", "LGAE", "Digest"],
             plugins: ["CodeDigestPlugin"]
         ),
 
@@ -61,7 +62,7 @@ let package = Package(
 
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Digest"]),
         .testTarget(name: "JetDataTests", dependencies: ["JetData", "SeededRandom", "Digest", "CHDF5", "HDF5Shim"]),
-        .testTarget(name: "LGAETests", dependencies: ["LGAE"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData"]),
+        .testTarget(name: "LGAETests", dependencies: ["LGAE", "SeededRandom"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData", "LGAE"]),
     ]
 )

@@ -60,7 +60,7 @@ public struct PipelineConfig: Sendable {
 
     static let topKeys: Set<String> = ["version", "defaultProfile", "seed", "stages", "profiles", "description"]
     static let stageKeys: Set<String> = ["kind", "inputs", "files", "params", "description"]
-    static let profileKeys: Set<String> = ["description", "seed", "params"]
+    static let profileKeys: Set<String> = ["description", "seed", "params", "exclude"]
 
     /// Load and validate. `profile` nil means the file's `defaultProfile`.
     public static func load(path: String, profile requested: String?, kinds: [String: any StageKind]) throws -> PipelineConfig {
@@ -113,6 +113,10 @@ public struct PipelineConfig: Sendable {
         var overrides: [String: JSONValue] = [:]
         var profileSeed = globalSeed
         var profileDescription: String?
+        // Stages a profile leaves out (e.g. the sample trains 2 of the paper's 8 models). They vanish
+        // from the graph, and input references to them are dropped, so a stage that gathers "every
+        // model" gathers the ones this profile trains.
+        var excluded: [String] = []
         if let name = profileName {
             if let p = profilesObj[name] {
                 let base = "profiles.\(name)"
@@ -124,6 +128,10 @@ public struct PipelineConfig: Sendable {
                         if let i = s.intValue { profileSeed = i } else { fail("\(base).seed", "must be an integer", "write e.g. \"seed\": 42") }
                     }
                     profileDescription = po["description"]?.stringValue
+                    if let ex = po["exclude"] {
+                        if let a = ex.arrayValue, a.allSatisfy({ $0.stringValue != nil }) { excluded = a.compactMap(\.stringValue) }
+                        else { fail("\(base).exclude", "must be an array of stage names", "write \"exclude\": [\"STAGE\"]") }
+                    }
                     if let ps = po["params"] {
                         if let o = ps.objectValue { overrides = o } else { fail("\(base).params", "must be an object of stage name → parameters", "write \"params\": {\"STAGE\": {\"KEY\": VALUE}}") }
                     }
@@ -145,7 +153,10 @@ public struct PipelineConfig: Sendable {
             fail("stages", top["stages"] == nil ? "missing" : "must be an object", "declare \"stages\": {\"NAME\": {\"kind\": ...}}")
             throw ConfigErrors(errors: errors)
         }
-        let names = stagesObj.keys.sorted()
+        for (i, x) in excluded.enumerated() where stagesObj[x] == nil {
+            fail("profiles.\(profileName ?? "").exclude[\(i)]", "no stage named '\(x)'", "use one of: \(stagesObj.keys.sorted().joined(separator: ", "))")
+        }
+        let names = stagesObj.keys.sorted().filter { !excluded.contains($0) }
         struct Raw { var kind: (any StageKind)?; var inputs: [InputRef]; var files: [String]; var params: [String: JSONValue]; var description: String? }
         var raws: [String: Raw] = [:]
         let knownKinds = kinds.keys.sorted().joined(separator: ", ")
@@ -171,6 +182,7 @@ public struct PipelineConfig: Sendable {
                 if let a = ins.arrayValue {
                     for (i, e) in a.enumerated() {
                         guard let s = e.stringValue, !s.isEmpty else { fail("\(base).inputs[\(i)]", "must be a stage name or \"stage/file\"", "write e.g. \"fetch\""); continue }
+                        if excluded.contains(String(s.prefix { $0 != "/" })) { continue }
                         if let slash = s.firstIndex(of: "/") {
                             raw.inputs.append(InputRef(stage: String(s[..<slash]), file: String(s[s.index(after: slash)...])))
                         } else {

@@ -184,6 +184,9 @@ public struct GCReport: Sendable {
     public var objects: [(digest: String, size: Int64)] = []
     public var tmpDirectories: [String] = []
     public var publishedDirectories: [String] = []
+    /// Checkpoints of keys that have completed (their outputs are stored, so they are no longer
+    /// needed). Checkpoints of unfinished keys are kept: they are a long training's way back.
+    public var checkpointDirectories: [String] = []
     public var bytes: Int64 { objects.reduce(0) { $0 + $1.size } }
 }
 
@@ -217,11 +220,14 @@ extension Store {
         }
         let keyDirs = (try? fm.contentsOfDirectory(atPath: outDirectory + "/.keys")) ?? []
         report.publishedDirectories = keyDirs.filter { !roots.contains($0) }.map { outDirectory + "/.keys/" + $0 }
+        let completed = Set(entries.map(\.key))
+        report.checkpointDirectories = ((try? fm.contentsOfDirectory(atPath: checkpointsDirectory)) ?? []).sorted()
+            .filter { completed.contains($0) }.map { checkpointsDirectory + "/" + $0 }
         guard apply else { return report }
         try deleteCacheEntries(report.entries)
         try forgetObjects(report.objects.map(\.digest))
         for o in report.objects { unlink(objectPath(o.digest)) }
-        for d in report.tmpDirectories + report.publishedDirectories { try? fm.removeItem(atPath: d) }
+        for d in report.tmpDirectories + report.publishedDirectories + report.checkpointDirectories { try? fm.removeItem(atPath: d) }
         return report
     }
 

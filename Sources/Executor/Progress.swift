@@ -1,14 +1,15 @@
 import Foundation
 
 public enum ProgressUnit: String, Sendable {
-    case items, bytes, jets, files
+    case items, bytes, jets, files, epochs
 }
 
 /// Where stage progress and run events go. The terminal form redraws one status line on
 /// stderr; when stderr is not a terminal (CI, pipes) progress is dropped and only one line per
 /// executed stage is printed.
 public protocol ProgressSink: Sendable {
-    func update(stage: String, done: Double, total: Double?, unit: ProgressUnit)
+    /// `detail` is free text after the counts (e.g. losses, rate and ETA of a training).
+    func update(stage: String, done: Double, total: Double?, unit: ProgressUnit, detail: String?)
     func event(_ line: String)
 }
 
@@ -24,7 +25,7 @@ public final class TerminalProgress: ProgressSink, @unchecked Sendable {
         self.quiet = quiet
     }
 
-    public func update(stage: String, done: Double, total: Double?, unit: ProgressUnit) {
+    public func update(stage: String, done: Double, total: Double?, unit: ProgressUnit, detail: String?) {
         guard interactive, !quiet else { return }
         lock.lock()
         defer { lock.unlock() }
@@ -35,6 +36,7 @@ public final class TerminalProgress: ProgressSink, @unchecked Sendable {
         if let total, total > 0 {
             text += " / \(format(total, unit)) (\(Int((100 * done / total).rounded(.down)))%)"
         }
+        if let detail { text += "  " + detail }
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
         lineShown = true
     }
@@ -66,6 +68,6 @@ public final class RecordingProgress: ProgressSink, @unchecked Sendable {
     private var _events: [String] = []
     public init() {}
     public var events: [String] { lock.lock(); defer { lock.unlock() }; return _events }
-    public func update(stage: String, done: Double, total: Double?, unit: ProgressUnit) {}
+    public func update(stage: String, done: Double, total: Double?, unit: ProgressUnit, detail: String?) {}
     public func event(_ line: String) { lock.lock(); _events.append(line); lock.unlock() }
 }

@@ -6,12 +6,18 @@ public struct RunOptions: Sendable {
     public var targets: [String] = []
     /// Stages to execute even when cached (their dependents still benefit from early cutoff).
     public var force: Set<String> = []
+    /// Stages run at once.
     public var jobs: Int = 1
+    /// Threads each in-process stage may use (`StageContext.threads`). Not part of any key: stages
+    /// must give the same bytes for every thread count.
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     public var argv: [String] = []
-    public init(targets: [String] = [], force: Set<String> = [], jobs: Int = 1, argv: [String] = []) {
+    public init(targets: [String] = [], force: Set<String> = [], jobs: Int = 1,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, argv: [String] = []) {
         self.targets = targets
         self.force = force
         self.jobs = jobs
+        self.threads = threads
         self.argv = argv
     }
 }
@@ -168,7 +174,7 @@ public final class Runner: @unchecked Sendable {
                 running += 1
                 let upstream = results
                 let work: @Sendable () -> Void = { [self] in
-                    let (outcome, outs) = self.resolve(spec, upstream: upstream, force: options.force.contains(name), jobs: jobs)
+                    let (outcome, outs) = self.resolve(spec, upstream: upstream, force: options.force.contains(name), threads: max(1, options.threads))
                     self.lock.withLock {
                         self.outcomes[name] = outcome
                         if let key = outcome.key { self.keys[name] = key }
@@ -201,7 +207,7 @@ public final class Runner: @unchecked Sendable {
     }
 
     /// Bring one stage up to date: reuse, wait for another process, or execute.
-    private func resolve(_ spec: StageSpec, upstream: [String: [OutputFile]], force: Bool, jobs: Int)
+    private func resolve(_ spec: StageSpec, upstream: [String: [OutputFile]], force: Bool, threads: Int)
         -> (StageOutcome, [OutputFile]?)
     {
         let t0 = now()
@@ -232,7 +238,7 @@ public final class Runner: @unchecked Sendable {
                         try publish(stage: spec.name, key: key, outputs: outs)
                         return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), outs)
                     }
-                    let outs = try execute(spec, comps: comps, inputs: inputs, jobs: jobs)
+                    let outs = try execute(spec, comps: comps, inputs: inputs, threads: threads)
                     try publish(stage: spec.name, key: key, outputs: outs)
                     let dt = now() - t0
                     sink.event(String(format: "ran %@ in %.2f s", spec.name, dt))
@@ -254,7 +260,7 @@ public final class Runner: @unchecked Sendable {
         }
     }
 
-    private func execute(_ spec: StageSpec, comps: KeyComponents, inputs: [StageInput], jobs: Int) throws -> [OutputFile] {
+    private func execute(_ spec: StageSpec, comps: KeyComponents, inputs: [StageInput], threads: Int) throws -> [OutputFile] {
         try verifyInputs(spec, inputs)
         let (source, serial, run) = try lock.withLock { () throws -> (SourceState, Int, Int64) in
             if sourceState == nil { sourceState = SourceState.read(workspace: config.workspace) }
@@ -268,6 +274,8 @@ public final class Runner: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         let cacheDir = store.root + "/cache/" + spec.kind.kind
         try FileManager.default.createDirectory(atPath: cacheDir, withIntermediateDirectories: true)
+        let checkpointDir = store.checkpointDirectory(key: key)
+        try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true)
 
         var attempt = Attempt(
             runID: run, stage: spec.name, profile: config.profile.name, key: key, components: comps,
@@ -277,7 +285,8 @@ public final class Runner: @unchecked Sendable {
         attempt.id = try store.beginAttempt(attempt)
 
         let ctx = StageContext(stage: spec.name, params: spec.params, inputs: inputs, outputDirectory: outDir,
-                               workspace: config.workspace, cacheDirectory: cacheDir, threads: jobs, progressSink: sink)
+                               workspace: config.workspace, cacheDirectory: cacheDir, checkpointDirectory: checkpointDir,
+                               threads: threads, progressSink: sink)
         let r0 = ResourceSample.thread()
         var summary: JSONValue?
         var failure: Error?
@@ -302,6 +311,8 @@ public final class Runner: @unchecked Sendable {
         attempt.outcome = "succeeded"
         try store.finishAttempt(attempt, summary: summary ?? .object([:]))
         try? FileManager.default.removeItem(atPath: dir)
+        // The outputs are committed; the checkpoints that led to them are no longer needed.
+        try? FileManager.default.removeItem(atPath: checkpointDir)
         return attempt.outputs
     }
 

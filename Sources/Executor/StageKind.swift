@@ -118,12 +118,17 @@ public final class StageContext: @unchecked Sendable {
     public let workspace: String
     /// Kept across attempts of this stage kind (e.g. partial downloads to resume).
     public let cacheDirectory: String
-    /// Threads the stage may use (the `-j` budget).
+    /// Kept across attempts with this very stage key, and deleted once an attempt succeeds: where
+    /// a long stage writes checkpoints so that a killed or failed attempt resumes where it stopped.
+    /// Same key means same code, parameters and inputs, so a checkpoint is never resumed by a
+    /// stage it does not belong to.
+    public let checkpointDirectory: String
+    /// Threads the stage may use (`pipeline run --threads`, default: the CPUs available).
     public let threads: Int
     let progressSink: ProgressSink
 
     init(stage: String, params: [String: JSONValue], inputs: [StageInput], outputDirectory: String,
-         workspace: String, cacheDirectory: String, threads: Int, progressSink: ProgressSink)
+         workspace: String, cacheDirectory: String, checkpointDirectory: String, threads: Int, progressSink: ProgressSink)
     {
         self.stage = stage
         self.params = params
@@ -131,6 +136,7 @@ public final class StageContext: @unchecked Sendable {
         self.outputDirectory = outputDirectory
         self.workspace = workspace
         self.cacheDirectory = cacheDirectory
+        self.checkpointDirectory = checkpointDirectory
         self.threads = threads
         self.progressSink = progressSink
     }
@@ -151,8 +157,14 @@ public final class StageContext: @unchecked Sendable {
     private(set) var childMaxRSS: Int64 = 0
 
     /// Report progress of a long stage (shown only on a terminal).
-    public func progress(_ done: Double, of total: Double?, unit: ProgressUnit = .items) {
-        progressSink.update(stage: stage, done: done, total: total, unit: unit)
+    public func progress(_ done: Double, of total: Double?, unit: ProgressUnit = .items, detail: String? = nil) {
+        progressSink.update(stage: stage, done: done, total: total, unit: unit, detail: detail)
+    }
+
+    /// A line for the run's log (printed on stderr unless --quiet, terminal or not), for
+    /// milestones of a long stage such as the end of a training epoch.
+    public func note(_ line: String) {
+        progressSink.event("  \(stage): \(line)")
     }
 
     /// The unique input with this file name (e.g. `g.hdf5`), whichever stage made it.

@@ -69,6 +69,9 @@ public final class Store: @unchecked Sendable {
     public var tmpDirectory: String { root + "/tmp" }
     public var outDirectory: String { root + "/out" }
     public var databasePath: String { root + "/pipeline.sqlite" }
+    /// Resumable state of long stages, one directory per stage key (see `StageContext.checkpointDirectory`).
+    public var checkpointsDirectory: String { root + "/checkpoints" }
+    public func checkpointDirectory(key: String) -> String { checkpointsDirectory + "/" + key }
 
     public init(root: String) throws {
         self.root = root

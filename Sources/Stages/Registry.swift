@@ -2,10 +2,12 @@ import Executor
 
 /// Every stage kind pipeline.json may name. Adding a stage kind: one file plus one line here.
 public let allStageKinds: [String: any StageKind] = {
-    let kinds: [any StageKind] = [CommandStage(), FetchStage(), UnpackStage(), LoadStage(), PreprocessStage(), SplitStage()]
+    let kinds: [any StageKind] = [CommandStage(), FetchStage(), UnpackStage(), LoadStage(), PreprocessStage(), SplitStage(),
+                                TrainStage(), EquivarianceStage()]
     return Dictionary(uniqueKeysWithValues: kinds.map { ($0.kind, $0) })
 }()
 
 let allStageKindPrefixes: [[String]] = [
-    CommandStage.code, FetchStage.code, UnpackStage.code, LoadStage.code, PreprocessStage.code, SplitStage.code, commonCode,
+    CommandStage.code, FetchStage.code, UnpackStage.code, LoadStage.code, PreprocessStage.code, SplitStage.code,
+    TrainStage.code, EquivarianceStage.code, commonCode,
 ]

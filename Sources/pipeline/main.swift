@@ -83,6 +83,9 @@ struct Run: ParsableCommand {
     @Option(name: .short, help: "Run up to N independent stages at once.")
     var j: Int = 1
 
+    @Option(help: "Threads per stage (training, evaluation); default: the CPUs available. Outputs do not depend on it.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
     @Flag(help: "Print only the final summary.")
     var quiet = false
 
@@ -91,7 +94,7 @@ struct Run: ParsableCommand {
         try guarded {
             let runner = try common.open(quiet: quiet)
             let targets = stages.filter { $0 != "all" }
-            report = try runner.run(RunOptions(targets: targets, force: Set(force), jobs: j, argv: CommandLine.arguments))
+            report = try runner.run(RunOptions(targets: targets, force: Set(force), jobs: j, threads: threads, argv: CommandLine.arguments))
             let r = report!
             print(String(format: "pipeline: %d executed, %d cached, %d failed in %.3f s (profile %@)",
                          r.executed, r.cached, r.failed.count, r.wall, runner.config.profile.name))
@@ -261,9 +264,9 @@ struct GC: ParsableCommand {
             let runner = try common.open()
             let r = try runner.store.collectGarbage(apply: apply)
             let verb = apply ? "removed" : "would remove"
-            print(String(format: "gc: %@ %d cache entries, %d objects (%.1f MiB), %d attempt directories, %d published directories",
+            print(String(format: "gc: %@ %d cache entries, %d objects (%.1f MiB), %d attempt directories, %d published directories, %d finished checkpoint directories",
                          verb, r.entries.count, r.objects.count, Double(r.bytes) / 1_048_576, r.tmpDirectories.count,
-                         r.publishedDirectories.count))
+                         r.publishedDirectories.count, r.checkpointDirectories.count))
             if !apply { print("gc: dry run; pass --apply to delete") }
         }
     }

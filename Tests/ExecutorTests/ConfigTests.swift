@@ -64,6 +64,30 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(alt.stage("b")?.params["value"], "b")
     }
 
+    func testProfileExcludesStagesAndTheInputsNamingThem() throws {
+        let doc = pipeline([
+            "a": text("a"),
+            "m1": text("m1", inputs: ["a"]),
+            "m2": text("m2", inputs: ["a"]),
+            "table": text("t", inputs: ["m1/out.txt", "m2"]),
+        ], profiles: ["small": ["exclude": ["m2"]]])
+        try ws.write(doc)
+        let full = try PipelineConfig.load(path: ws.configPath, profile: nil, kinds: ws.kinds)
+        XCTAssertEqual(full.stages.map(\.name), ["a", "m1", "m2", "table"])
+        XCTAssertEqual(full.stage("table")?.upstream, ["m1", "m2"])
+        let small = try PipelineConfig.load(path: ws.configPath, profile: "small", kinds: ws.kinds)
+        XCTAssertEqual(small.stages.map(\.name), ["a", "m1", "table"])
+        XCTAssertEqual(small.stage("table")?.upstream, ["m1"])
+        XCTAssertNil(small.stage("m2"))
+    }
+
+    func testProfileExcludingAnUnknownStage() throws {
+        let doc = pipeline(["a": text("a")], profiles: ["small": ["exclude": ["a", "nope"]]])
+        let e = error(at: "profiles.small.exclude[1]", in: errors(doc, profile: "small"))
+        XCTAssertContains(e?.message, "no stage named 'nope'")
+        XCTAssertContains(e?.fix, "a")
+    }
+
     func testUnknownTopLevelKey() throws {
         var doc = pipeline(["a": text("a")]).objectValue!
         doc["stage"] = .object([:])

@@ -28,7 +28,7 @@ final class CodeDigestTests: XCTestCase {
 
     func testTableCoversEverySourceOfTheStagesAndTheirDependencies() throws {
         let listed = Set(tablePaths)
-        for module in ["Stages", "Executor", "JetData", "Digest", "HDF5Shim"] {
+        for module in ["Stages", "Executor", "JetData", "LGAE", "SeededRandom", "Digest", "HDF5Shim"] {
             let e = try XCTUnwrap(FileManager.default.enumerator(atPath: sources + "/" + module))
             var found = 0
             while let rel = e.nextObject() as? String {
@@ -60,7 +60,8 @@ final class CodeDigestTests: XCTestCase {
     func testKindDigestsFollowTheirSourceFiles() throws {
         let prefixesByKind: [String: [String]] = [
             "command": CommandStage.code, "fetch": FetchStage.code, "unpack": UnpackStage.code, "load": LoadStage.code,
-            "preprocess": PreprocessStage.code, "split": SplitStage.code,
+            "preprocess": PreprocessStage.code, "split": SplitStage.code, "train-lgae": TrainStage.code,
+            "equivariance": EquivarianceStage.code,
         ]
         XCTAssertEqual(Set(prefixesByKind.keys), Set(allStageKinds.keys), "a kind is missing from this test")
         for (kind, own) in prefixesByKind {

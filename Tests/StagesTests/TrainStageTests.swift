@@ -1,0 +1,133 @@
+import Digest
+import Executor
+import Foundation
+import JetData
+import LGAE
+import XCTest
+
+/// `train-lgae` and `equivariance` through the real binary on the committed Pythia sample: the
+/// validation loss falls, a training killed mid-way resumes from its checkpoint in the store and
+/// ends with the bytes of an uninterrupted run on another thread count, and the equivariance sweep
+/// is written. The model is the paper's architecture shrunk (one LMP level each side, 2 channels,
+/// 4 bells) so that a debug build trains it in seconds.
+final class TrainStageTests: PipelineTestCase {
+    private var sampleArchive: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("artifacts/inputs/jetnet30-sample.zip").path
+    }
+
+    private func workspace(_ name: String, maxEpochs: Int = 5) throws -> String {
+        let ws = root + "/" + name
+        try FileManager.default.createDirectory(atPath: ws + "/inputs", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: sampleArchive, toPath: ws + "/inputs/sample.zip")
+        var doc = dataPipeline(source: "inputs/sample.zip", md5: try md5(ws + "/inputs/sample.zip")).objectValue!
+        var stages = doc["stages"]!.objectValue!
+        stages["train"] = [
+            "kind": "train-lgae", "inputs": ["split"],
+            "params": [
+                "aggregation": "minmax", "latentVectors": 2, "encoderChannels": [2, 2], "decoderChannels": [2, 2],
+                "basisFunctions": 2, "mlpDepth": 1, "mlpWidthMultiplier": 2, "batchSize": 16, "learningRate": 0.01,
+                "maxEpochs": .number(Double(maxEpochs)), "patience": 10, "trainJets": 160, "validJets": 80,
+            ],
+        ]
+        stages["equivariance"] = [
+            "kind": "equivariance", "inputs": ["train/model.lgae", "split"],
+            "params": ["jets": 12, "batchSize": 6, "boostPoints": 3, "rotationPoints": 3, "maxRapidity": 4],
+        ]
+        doc["stages"] = .object(stages)
+        try writeConfig(ws, .object(doc))
+        return ws
+    }
+
+    private func outputs(_ ws: String) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for stage in ["train", "equivariance"] {
+            let dir = ws + "/artifacts/out/" + stage
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir) where !name.hasPrefix(".") {
+                out[stage + "/" + name] = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))
+            }
+        }
+        return out
+    }
+
+    /// The epoch of the newest checkpoint under the workspace's store, if any.
+    private func checkpointEpoch(_ ws: String) -> Int? {
+        let dir = ws + "/artifacts/checkpoints"
+        for key in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            if let data = FileManager.default.contents(atPath: dir + "/" + key + "/state.ckpt"),
+               let state = try? TrainingState(serialized: [UInt8](data)) {
+                return state.epoch
+            }
+        }
+        return nil
+    }
+
+    func testTrainingLearnsResumesAfterAKillAndIsThreadCountIndependent() throws {
+        // Uninterrupted, two threads.
+        let a = try workspace("a")
+        let first = try cli(a, ["run", "all", "--threads", "2"], timeout: 600)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let report = try JSONParser.parse(try Data(contentsOf: URL(fileURLWithPath: a + "/artifacts/out/train/training.json")))
+        let initial = report["initialValidLoss"]!.doubleValue!, best = report["bestValidLoss"]!.doubleValue!
+        print("train stage on the sample: validation Chamfer \(initial) → \(best) (\(initial / best)× lower) in \(report["epochs"]!.canonical) epochs")
+        XCTAssertLessThan(best, initial / 2, "5 epochs on 160 sample jets must at least halve the validation loss")
+        XCTAssertEqual(report["epochs"], 5)
+        let curve = try readText(a + "/artifacts/out/train/losses.csv").split(separator: "\n")
+        XCTAssertEqual(curve.first, "epoch,train_loss,valid_loss,best_valid_loss,is_best")
+        XCTAssertEqual(curve.count, 7, "header, epoch 0 and 5 epochs")
+        XCTAssertTrue(first.stderr.contains("compression rate 30.00%"), first.stderr)
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: a + "/artifacts/checkpoints")) ?? [], [],
+                       "checkpoints of a finished training are removed")
+        let sweep = try readText(a + "/artifacts/out/equivariance/equivariance.csv").split(separator: "\n")
+        XCTAssertEqual(sweep.count, 1 + 3 + 3)
+        for row in sweep.dropFirst() {
+            let cells = row.split(separator: ",")
+            let deviation = Double(cells[3])!
+            XCTAssertTrue(deviation.isFinite, String(row))
+            if cells[0] == "rotation" { XCTAssertLessThan(deviation, 1e-9, String(row)) }
+            if cells[0] == "boost" { XCTAssertLessThan(deviation, 1e-6, String(row)) }
+        }
+
+        // One thread, killed once a checkpoint after epoch ≥ 1 exists, then resumed.
+        let b = try workspace("b")
+        let child = try start(b, ["run", "all", "--threads", "1"])
+        let deadline = Date().addingTimeInterval(300)
+        var seen: Int?
+        while Date() < deadline, child.isRunning {
+            if let e = checkpointEpoch(b), e >= 1 { seen = e; break }
+            usleep(20_000)
+        }
+        guard let killedAfter = seen else {
+            return XCTFail("the training ended or timed out before writing a checkpoint after epoch 1: \(child.stderr)")
+        }
+        child.killGroup()
+        XCTAssertLessThan(killedAfter, 5, "killed before the end")
+        let resumed = try cli(b, ["run", "all", "--threads", "1"], timeout: 600)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming from the checkpoint after epoch"), resumed.stderr)
+        let (outA, outB) = (try outputs(a), try outputs(b))
+        XCTAssertEqual(outA.keys.sorted(), ["equivariance/equivariance.csv", "equivariance/equivariance.json", "train/final.ckpt",
+                                            "train/losses.csv", "train/model.lgae", "train/training.json"])
+        for (name, bytes) in outA {
+            XCTAssertTrue(outB[name] == bytes, "\(name) differs between the uninterrupted 2-thread run and the killed-and-resumed 1-thread run")
+        }
+    }
+
+    func testBadTrainingParametersAreRejectedWithTheirPath() throws {
+        let ws = try workspace("bad")
+        var doc = try JSONParser.parse(try Data(contentsOf: URL(fileURLWithPath: ws + "/pipeline.json"))).objectValue!
+        var stages = doc["stages"]!.objectValue!
+        var train = stages["train"]!.objectValue!
+        var params = train["params"]!.objectValue!
+        params["aggregation"] = "minimax"
+        params["learningRate"] = -1
+        train["params"] = .object(params)
+        stages["train"] = .object(train)
+        doc["stages"] = .object(stages)
+        try writeConfig(ws, .object(doc))
+        let r = try cli(ws, ["run", "all"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("stages.train.params.aggregation: unknown value 'minimax'"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("stages.train.params.learningRate: must be positive"), r.stderr)
+    }
+}
