@@ -99,18 +99,12 @@ public struct EquivarianceProbe: Sendable {
     private static func forward(model: LGAEModel, jets: [JetInput], threads: Int) -> [(latent: Latent, output: [LorentzVector])] {
         let n = model.config.particleCount
         var results = [(latent: Latent, output: [LorentzVector])](repeating: (Latent(scalars: [], vectors: []), []), count: jets.count)
-        let workers = max(1, min(threads, jets.count))
         results.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let encoderCache = model.makeEncoderCache(), decoderCache = model.makeDecoderCache()
-                var j = w
-                while j < jets.count {
-                    let latent = model.encode(jets[j], cache: encoderCache)
-                    model.decode(latent, cache: decoderCache)
-                    out[j] = (latent, (0..<n).map { decoderCache.complexOutput[$0, 0] })
-                    j += workers
-                }
+            forEachJet(model: model, count: jets.count, threads: threads) { j, encoderCache, decoderCache in
+                let latent = model.encode(jets[j], cache: encoderCache)
+                model.decode(latent, cache: decoderCache)
+                out[j] = (latent, (0..<n).map { decoderCache.complexOutput[$0, 0] })
             }
         }
         return results

@@ -224,24 +224,34 @@ public func meanLoss(model: LGAEModel, set: TrainingSet, loss: TrainingLoss, thr
 public func perJetLosses(model: LGAEModel, set: TrainingSet, loss: TrainingLoss, threads: Int) -> [Double] {
     let n = model.config.particleCount
     var losses = [Double](repeating: 0, count: set.count)
-    let workers = max(1, min(threads, set.count))
     losses.withUnsafeMutableBufferPointer { out in
         nonisolated(unsafe) let out = out
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            let encoderCache = model.makeEncoderCache(), decoderCache = model.makeDecoderCache()
-            var b = w
-            while b < set.count {
-                model.reconstruct(set.jets[b], encoderCache: encoderCache, decoderCache: decoderCache)
-                let x = decoderCache.output.array
-                switch loss {
-                case .chamfer: out[b] = chamferLoss(reconstruction: x, target: set.targets[b], particles: n)
-                case .mse: out[b] = mseLoss(reconstruction: x, target: set.targets[b])
-                }
-                b += workers
+        forEachJet(model: model, count: set.count, threads: threads) { b, encoderCache, decoderCache in
+            model.reconstruct(set.jets[b], encoderCache: encoderCache, decoderCache: decoderCache)
+            let x = decoderCache.output.array
+            switch loss {
+            case .chamfer: out[b] = chamferLoss(reconstruction: x, target: set.targets[b], particles: n)
+            case .mse: out[b] = mseLoss(reconstruction: x, target: set.targets[b])
             }
         }
     }
     return losses
+}
+
+/// Calls `body(j, encoderCache, decoderCache)` for every jet j in 0..<count on up to `threads`
+/// workers, worker w taking jets w, w + workers, …, each with its own caches. `body` must write
+/// only jet j's own result slot; then the results do not depend on the thread count.
+func forEachJet(model: LGAEModel, count: Int, threads: Int,
+                _ body: @Sendable (Int, EncoderCache, DecoderCache) -> Void) {
+    let workers = max(1, min(threads, count))
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let encoderCache = model.makeEncoderCache(), decoderCache = model.makeDecoderCache()
+        var j = w
+        while j < count {
+            body(j, encoderCache, decoderCache)
+            j += workers
+        }
+    }
 }
 
 // MARK: - Bytes
