@@ -4,7 +4,7 @@
 //
 // What the backward pass of each step reads:
 //   W^(0)            inputScalars / inputVectors (encoder), positions P and constantScalars (decoder)
-//   edges (encoder)  norms, positions, mask; per level φ (bell gradients), R (message gradients)
+//   edges (encoder)  positions, mask and the level's parameters (φ and R are recomputed row by row)
 //   edges (decoder)  per level the node sums ΣS, ΣV, ΣS·P, Ση(V, P) and the positions P
 //   self-interaction the level's input features, nodeScalars[t] / nodeVectors[t]
 //   mixing           the concatenations concatScalars / concatVectors
@@ -53,18 +53,23 @@ public final class EncoderLevelCache {
     public let outputChannels: Int
     public let bellCount: Int
     public let nodes: Int
-    /// φ_k(i, j) at (i·N + j)·K + k (§4.2); 0 for edges that are not live.
-    public let phi: DoubleBuffer
-    /// Radial coefficients of pair (i, j) at (i·N + j)·radialStride: R_0[c] = (re, im) at 2c,
-    /// R_1[c] at 2C + 2c — the raw outputs of L_0 and L_1 (interleaved re, im, §4.2) — then zero
-    /// padding up to radialStride.
-    public let radial: DoubleBuffer
-    /// 4C rounded up to a multiple of 16, so the edge kernel handles R in 16-wide blocks.
+    /// 4C rounded up to a multiple of 16: the row stride of the packed radial weights.
     public let radialStride: Int
     /// [L_0; L_1] weights transposed to (K × radialStride) and their biases (radialStride),
     /// refreshed every pass so the edge kernel reads them contiguously.
     let packedRadialWeights: DoubleBuffer
     let packedRadialBias: DoubleBuffer
+    /// The bell parameters a, b, c of the last pass (3 × K), for `bellValues` and
+    /// `radialCoefficient`: the edge kernel keeps φ and R only row by row, so these accessors
+    /// recompute them, with the kernel's arithmetic, from the parameters and the encoder's norms.
+    let bellParameters: DoubleBuffer
+    /// The encoder's signed norms (N×N) and node mask (1 real, 0 padded), shared with its cache.
+    let norms: DoubleBuffer
+    let maskValues: DoubleBuffer
+    let clean: Bool
+    /// φ and R of every row of the last pass, in the edge kernels' layout (`EdgeScratchLayout`):
+    /// the forward fills them, the backward reads them.
+    let edgeTensors: DoubleBuffer
     /// The concatenations of §4.6: scalars [A_s2, A_s1, S, Q_s2, Q_s1], vectors [A_v2, A_v1, V, Q_v, Q_v].
     public let concatScalars: NodeScalars
     public let concatVectors: NodeVectors
@@ -73,32 +78,54 @@ public final class EncoderLevelCache {
     public let mixedScalars: NodeScalars
     public let mlp: MLPCache
 
-    init(level: LMPLevelParameters, nodes: Int) {
+    init(level: LMPLevelParameters, nodes: Int, norms: DoubleBuffer, maskValues: DoubleBuffer, clean: Bool) {
         inputChannels = level.inputChannels
         outputChannels = level.outputChannels
         bellCount = level.bells.count
         self.nodes = nodes
-        phi = DoubleBuffer(count: nodes * nodes * level.bells.count)
         radialStride = (4 * level.inputChannels + 15) / 16 * 16
-        radial = DoubleBuffer(count: nodes * nodes * radialStride)
         packedRadialWeights = DoubleBuffer(count: level.bells.count * radialStride)
         packedRadialBias = DoubleBuffer(count: radialStride)
+        bellParameters = DoubleBuffer(count: 3 * level.bells.count)
+        self.norms = norms
+        self.maskValues = maskValues
+        self.clean = clean
+        edgeTensors = DoubleBuffer(count: EdgeScratchLayout(nodes: nodes, channels: level.inputChannels,
+                                                            bellCount: level.bells.count).tensorCount)
         concatScalars = NodeScalars(nodes: nodes, channels: 5 * level.inputChannels)
         concatVectors = NodeVectors(nodes: nodes, channels: 5 * level.inputChannels)
         mixedScalars = NodeScalars(nodes: nodes, channels: level.outputChannels)
         mlp = MLPCache(layers: level.mlp, nodes: nodes)
     }
 
-    /// The K bell values of edge (i, j).
-    public func bellValues(_ i: Int, _ j: Int) -> [Double] {
-        Array(UnsafeBufferPointer(start: phi.base + (i * nodes + j) * bellCount, count: bellCount))
+    private func isLive(_ i: Int, _ j: Int) -> Bool {
+        precondition(i >= 0 && i < nodes && j >= 0 && j < nodes, "edge (\(i), \(j)) out of \(nodes) nodes")
+        return maskValues[i] > 0 && maskValues[j] > 0
     }
 
-    /// R_0(i, j)[c] (scalar edge) and R_1(i, j)[c] (vector edge).
+    /// The K bell values φ_k(i, j) of the last pass (§4.2); 0 for an edge that is not live.
+    public func bellValues(_ i: Int, _ j: Int) -> [Double] {
+        let live = isLive(i, j)
+        let norm = norms[i * nodes + j]
+        return (0..<bellCount).map { k in
+            live ? lorentzianBell(a: bellParameters[k], b: bellParameters[bellCount + k], c: bellParameters[2 * bellCount + k],
+                                  norm: norm) : 0
+        }
+    }
+
+    /// R_0(i, j)[c] (scalar edge) and R_1(i, j)[c] (vector edge) of the last pass.
     public func radialCoefficient(irrep l: Int, _ i: Int, _ j: Int, channel c: Int) -> Complex {
         precondition(l == 0 || l == 1, "radial coefficients exist for l = 0 (scalar) and l = 1 (vector), not \(l)")
-        let r = radial.base + (i * nodes + j) * radialStride + l * 2 * inputChannels + 2 * c
-        return Complex(r[0], r[1])
+        precondition(c >= 0 && c < inputChannels, "channel \(c) out of \(inputChannels)")
+        if clean && !isLive(i, j) { return .zero }
+        let phi = bellValues(i, j)
+        func value(_ o: Int) -> Double {
+            var acc = packedRadialBias[o]
+            for k in 0..<bellCount { acc = acc.addingProduct(packedRadialWeights[k * radialStride + o], phi[k]) }
+            return acc
+        }
+        let o = l * 2 * inputChannels + 2 * c
+        return Complex(value(o), value(o + 1))
     }
 }
 
@@ -136,8 +163,11 @@ public final class EncoderCache {
     public let inputVectors: NodeVectors
     /// Signed Minkowski norms of all pairs, N×N (§4.1); shared by every level.
     public let norms: DoubleBuffer
-    /// Scratch of the edge kernel, N×8.
-    let rowScratch: DoubleBuffer
+    /// The mask as numbers (1 real, 0 padded), N.
+    let maskValues: DoubleBuffer
+    /// Scratch of the edge kernels (`EdgeScratchLayout`), sized for the widest level; the forward
+    /// and the backward of one level use it in turn.
+    let edgeScratch: DoubleBuffer
     /// Node features after W^(0) (index 0) and after each level t (index t + 1).
     public let nodeScalars: [NodeScalars]
     public let nodeVectors: [NodeVectors]
@@ -162,11 +192,17 @@ public final class EncoderCache {
         maskStorage.initialize(repeating: false, count: n)
         inputScalars = NodeScalars(nodes: n, channels: 1)
         inputVectors = NodeVectors(nodes: n, channels: 1)
-        norms = DoubleBuffer(count: n * n)
-        rowScratch = DoubleBuffer(count: 8 * n)
+        let norms = DoubleBuffer(count: n * n), maskValues = DoubleBuffer(count: n)
+        self.norms = norms
+        self.maskValues = maskValues
+        edgeScratch = DoubleBuffer(count: layout.encoder.levels.map {
+            EdgeScratchLayout(nodes: n, channels: $0.inputChannels, bellCount: $0.bells.count).count
+        }.max() ?? 0)
         nodeScalars = config.encoderChannels.map { NodeScalars(nodes: n, channels: $0) }
         nodeVectors = config.encoderChannels.map { NodeVectors(nodes: n, channels: $0) }
-        levels = layout.encoder.levels.map { EncoderLevelCache(level: $0, nodes: n) }
+        levels = layout.encoder.levels.map {
+            EncoderLevelCache(level: $0, nodes: n, norms: norms, maskValues: maskValues, clean: config.mode == .clean)
+        }
         particleLatentScalars = NodeScalars(nodes: n, channels: 1)
         particleLatentVectors = NodeVectors(nodes: n, channels: config.latentVectorCount)
         selection = MinMaxSelection(latentVectorCount: config.latentVectorCount)

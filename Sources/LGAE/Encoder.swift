@@ -11,6 +11,7 @@ extension LGAEModel {
         let inScalars = cache.inputScalars.buffer.base, inVectors = cache.inputVectors.buffer.base
         for i in 0..<n {
             cache.maskStorage[i] = mask[i]
+            cache.maskValues.base[i] = mask[i] ? 1 : 0
             let e = p4[4 * i], px = p4[4 * i + 1], py = p4[4 * i + 2], pz = p4[4 * i + 3]
             for mu in 0..<4 { cache.positions.base[4 * i + mu] = p4[4 * i + mu] }
             // The reference forms η(p, p) as 2E² − (E² + px² + py² + pz²); copied so that the
@@ -53,6 +54,12 @@ extension LGAEModel {
     private func packRadialWeights(_ level: LMPLevelParameters, _ p: UnsafePointer<Double>, into cache: EncoderLevelCache) {
         let bellCount = level.bells.count, half = 2 * level.inputChannels, width = cache.radialStride
         let packed = cache.packedRadialWeights.base, bias = cache.packedRadialBias.base
+        let bells = cache.bellParameters.base
+        for k in 0..<bellCount {
+            bells[k] = p[level.bells.a + k]
+            bells[bellCount + k] = p[level.bells.b + k]
+            bells[2 * bellCount + k] = p[level.bells.c + k]
+        }
         for block in 0..<2 {
             let layer = block == 0 ? level.radialScalar : level.radialVector
             for o in 0..<half {
@@ -252,7 +259,9 @@ func runScalarMLP(_ layers: [LinearView], _ p: UnsafePointer<Double>, cache: MLP
 
 extension LGAEModel {
     /// The arguments of the fused edge kernel for encoder level `t`: the same for the forward call
-    /// and its backward, which reads φ, R and the packed radial weights the forward left in the cache.
+    /// and its backward, which reads the packed radial weights and the per-row φ, R and norms
+    /// (`edgeTensors`) the forward left in the cache. (The legacy row/φ/R fields point at the
+    /// scratch; the kernels ignore them.)
     func edgeArguments(_ parameters: LMPLevelParameters, _ p: UnsafePointer<Double>, level t: Int,
                        cache: EncoderCache) -> EncoderEdgeArguments {
         let levelCache = cache.levels[t]
@@ -264,7 +273,8 @@ extension LGAEModel {
             radialStride: levelCache.radialStride,
             radialWeightsTransposed: levelCache.packedRadialWeights.base, radialBias: levelCache.packedRadialBias.base,
             scalars: cache.nodeScalars[t].buffer.base, vectors: cache.nodeVectors[t].buffer.base,
-            rowScratch: cache.rowScratch.base, phi: levelCache.phi.base, radial: levelCache.radial.base,
-            concatScalars: levelCache.concatScalars.buffer.base, concatVectors: levelCache.concatVectors.buffer.base)
+            rowScratch: cache.edgeScratch.base, phi: cache.edgeScratch.base, radial: cache.edgeScratch.base,
+            concatScalars: levelCache.concatScalars.buffer.base, concatVectors: levelCache.concatVectors.buffer.base,
+            scratch: cache.edgeScratch.base, edgeTensors: levelCache.edgeTensors.base)
     }
 }

@@ -73,11 +73,13 @@ struct EncoderEdgeArguments {
     /// Edge positions x_i = p_i, N×4 real.
     var positions: UnsafePointer<Double>
     var mask: UnsafePointer<Bool>
+    /// The signed norms of `realEdgeNorms` (N×N). The kernels recompute each row's norms from the
+    /// positions with the same arithmetic (so bit for bit the same values) and do not read this.
     var norms: UnsafePointer<Double>
     var bellA: UnsafePointer<Double>
     var bellB: UnsafePointer<Double>
     var bellC: UnsafePointer<Double>
-    /// Row stride of the packed radial weights and of the radial cache: 4C rounded up to 16.
+    /// Row stride of the packed radial weights: 4C rounded up to 16.
     var radialStride: Int
     /// [L_0; L_1] stacked and transposed, zero-padded: element (k, o) at k·radialStride + o,
     /// o < 2C for L_0 and 2C ≤ o < 4C for L_1.
@@ -86,143 +88,349 @@ struct EncoderEdgeArguments {
     var radialBias: UnsafePointer<Double>
     var scalars: UnsafePointer<Double>
     var vectors: UnsafePointer<Double>
-    /// Scratch, N×8: the row's x_i − x_j and η-metric·(x_i − x_j).
+    /// Legacy fields of the pair-at-a-time kernels (N×8, N×N×K, N×N×radialStride); the
+    /// lane-parallel kernels neither read nor write them and keep φ and R per row in `scratch`.
     var rowScratch: UnsafeMutablePointer<Double>
-    /// Output: φ, N×N×K.
     var phi: UnsafeMutablePointer<Double>
-    /// Output: radial coefficients, N×N×radialStride, per pair [R_0 (C complex, interleaved
-    /// re, im); R_1 (same); zero padding].
     var radial: UnsafeMutablePointer<Double>
     /// Output: the level's scalar concatenation, N×5C; this kernel fills the message slots.
     var concatScalars: UnsafeMutablePointer<Double>
     var concatVectors: UnsafeMutablePointer<Double>
+    /// Scratch of `EdgeScratchLayout(nodes:channels:bellCount:).count` doubles, shared by the
+    /// forward and backward kernels (the backward recomputes the forward's per-row quantities).
+    /// nil: the kernel allocates its own for the call (tests; the caches always pass one).
+    var scratch: UnsafeMutablePointer<Double>? = nil
+    /// Optional storage for φ, R and the norms of every row, `EdgeScratchLayout.tensorCount` doubles
+    /// (row i at i·rowTensorCount: φ (K × P), R (4C × P), norms (P)). If given, the forward fills it
+    /// and the backward reads it and works on unordered pairs; if nil, both compute them row by row.
+    var edgeTensors: UnsafeMutablePointer<Double>? = nil
+}
+
+/// Where the edge kernels keep their per-call data, in doubles from the scratch base. The kernels
+/// are lane-parallel over the sending node j: every per-node or per-pair quantity is stored
+/// "structure of arrays", one row of P = N rounded up to 8 lanes per component, zero in the lanes
+/// j ≥ N (so those lanes contribute exactly nothing: their S and V are 0).
+struct EdgeScratchLayout {
+    /// P, the lane count of a row.
+    let lanes: Int
+    /// Positions by component, 4 × P (clean mode: padded nodes zeroed, they take part in nothing).
+    let positions: Int
+    /// 1 for a real node, 0 for a padded node or a lane j ≥ N, P.
+    let mask: Int
+    /// Node scalars: (re, im) of channel c at rows 2c, 2c + 1; 2C × P.
+    let scalars: Int
+    /// Node vectors: component μ of Re V[c] at row 8c + μ, of Im V[c] at 8c + 4 + μ; 8C × P.
+    let vectors: Int
+    /// Row i's d_ij = x_i − x_j by component (4 × P) and signed norms (P).
+    let differences: Int
+    let norms: Int
+    /// Row i's bells φ_k(i, ·) (K × P) and radial coefficients (4C × P, rows as the packed
+    /// radial layout: R_0 re/im of channel c at 2c, 2c + 1, R_1 at 2C + 2c, 2C + 2c + 1).
+    let phi: Int
+    let radial: Int
+    /// Backward only: row i's ∂L/∂R (4C × P), ∂L/∂φ (K × P), ∂L/∂d (4 × P); the accumulated
+    /// ∂L/∂S (2C × P), ∂L/∂V (8C × P), ∂L/∂x (4 × P); lane-partial parameter gradients
+    /// ∂L/∂W (K × 4C × 4), ∂L/∂bias (4C × 4), ∂L/∂(a, b, c) (3K × 4).
+    let radialGradients: Int
+    let phiGradients: Int
+    let differenceGradients: Int
+    let scalarGradients: Int
+    let vectorGradients: Int
+    let positionGradients: Int
+    let weightGradients: Int
+    let biasGradients: Int
+    let bellGradients: Int
+    /// Backward with stored tensors: ∂L/∂R of every ordered pair, N × 4C × P (row i at i·4C·P).
+    let storedRadialGradients: Int
+    let count: Int
+    /// φ, R and the norms of one row, (K + 4C + 1) × P, and of all N rows (the size of `edgeTensors`).
+    let rowTensorCount: Int
+    let tensorCount: Int
+
+    init(nodes: Int, channels c: Int, bellCount k: Int) {
+        let p = (nodes + 7) / 8 * 8
+        lanes = p
+        var offset = 0
+        func take(_ size: Int) -> Int {
+            defer { offset += size }
+            return offset
+        }
+        positions = take(4 * p)
+        mask = take(p)
+        scalars = take(2 * c * p)
+        vectors = take(8 * c * p)
+        differences = take(4 * p)
+        norms = take(p)
+        phi = take(k * p)
+        radial = take(4 * c * p)
+        radialGradients = take(4 * c * p)
+        phiGradients = take(k * p)
+        differenceGradients = take(4 * p)
+        scalarGradients = take(2 * c * p)
+        vectorGradients = take(8 * c * p)
+        positionGradients = take(4 * p)
+        weightGradients = take(16 * c * k)
+        biasGradients = take(16 * c)
+        bellGradients = take(12 * k)
+        storedRadialGradients = take(nodes * 4 * c * p)
+        count = offset
+        rowTensorCount = (k + 4 * c + 1) * p
+        tensorCount = nodes * rowTensorCount
+    }
+}
+
+/// Runs `body` on `provided`, or on a temporary allocation of `count` doubles if it is nil.
+@inline(__always)
+func withEdgeScratch<R>(_ provided: UnsafeMutablePointer<Double>?, count: Int,
+                        _ body: (UnsafeMutablePointer<Double>) -> R) -> R {
+    if let provided { return body(provided) }
+    let temporary = UnsafeMutablePointer<Double>.allocate(capacity: count)
+    temporary.initialize(repeating: 0, count: count)
+    defer { temporary.deallocate() }
+    return body(temporary)
+}
+
+typealias Lanes = SIMD4<Double>
+
+/// The per-row machinery shared by the forward and backward edge kernels.
+struct EdgeRowContext {
+    let a: EncoderEdgeArguments
+    let layout: EdgeScratchLayout
+    let base: UnsafeMutablePointer<Double>
+    var lanes: Int { layout.lanes }
+
+    init(_ a: EncoderEdgeArguments, scratch: UnsafeMutablePointer<Double>) {
+        self.a = a
+        layout = EdgeScratchLayout(nodes: a.nodes, channels: a.channels, bellCount: a.bellCount)
+        base = scratch
+    }
+
+    /// Fills the structure-of-arrays copies of the positions, mask, scalars and vectors.
+    func prepareInputs() {
+        let n = a.nodes, p = lanes, cin = a.channels
+        let x = base + layout.positions, m = base + layout.mask
+        let s = base + layout.scalars, v = base + layout.vectors
+        for j in 0..<p {
+            let real = j < n && a.mask[j]
+            // Clean mode: a padded node takes part in no live edge, so its position is irrelevant;
+            // zeroing it keeps garbage (even non-finite) out of the dead lanes' arithmetic.
+            let keep = j < n && (real || !a.clean)
+            for mu in 0..<4 { x[mu &* p &+ j] = keep ? a.positions[4 &* j &+ mu] : 0 }
+            m[j] = real ? 1 : 0
+            for c in 0..<cin {
+                for part in 0..<2 { s[(2 &* c &+ part) &* p &+ j] = j < n ? a.scalars[2 &* (j &* cin &+ c) &+ part] : 0 }
+                for e in 0..<8 { v[(8 &* c &+ e) &* p &+ j] = j < n ? a.vectors[8 &* (j &* cin &+ c) &+ e] : 0 }
+            }
+        }
+    }
+
+    /// The live lanes of row i's block starting at lane j (§4.2: both ends real).
+    @inline(__always)
+    func live(row i: Int, lane j: Int) -> SIMDMask<SIMD4<Int64>> {
+        let m = load4(base + layout.mask + j) .> 0
+        return a.mask[i] ? m : SIMDMask(repeating: false)
+    }
+
+    /// Row i's d_ij and (unless `norms` is false) signed norms for all lanes j, into the scratch.
+    /// Per element exactly the operations of `realEdgeNorms`, so bit for bit its values (and
+    /// norm_ij = norm_ji).
+    func computeDifferences(_ i: Int, norms wanted: Bool = true) {
+        let p = lanes
+        let x = base + layout.positions
+        let d = base + layout.differences, norms = rowNorms(i)
+        let xi0 = x[i], xi1 = x[p &+ i], xi2 = x[2 &* p &+ i], xi3 = x[3 &* p &+ i]
+        var j = 0
+        while j < p {
+            let d0 = xi0 - load4(x + j), d1 = xi1 - load4(x + p + j)
+            let d2 = xi2 - load4(x + 2 &* p + j), d3 = xi3 - load4(x + 3 &* p + j)
+            store4(d0, d + j)
+            store4(d1, d + p + j)
+            store4(d2, d + 2 &* p + j)
+            store4(d3, d + 3 &* p + j)
+            if wanted {
+                let q = d0 * d0 - d1 * d1 - d2 * d2 - d3 * d3 + 1e-16
+                store4(q / q.replacing(with: -q, where: q .< 0).squareRoot(), norms + j)
+            }
+            j &+= 4
+        }
+    }
+
+    /// Where row i's norms (P) are: the stored tensors, or the scratch.
+    @inline(__always)
+    func rowNorms(_ i: Int) -> UnsafeMutablePointer<Double> {
+        if let store = a.edgeTensors { return store + (i &* layout.rowTensorCount &+ (a.bellCount &+ 4 &* a.channels) &* lanes) }
+        return base + layout.norms
+    }
+
+    /// Where row i's φ (K × P) and R (4C × P) are: the stored tensors, or the scratch.
+    @inline(__always)
+    func rowTensors(_ i: Int) -> (phi: UnsafeMutablePointer<Double>, radial: UnsafeMutablePointer<Double>) {
+        let p = lanes
+        if let store = a.edgeTensors {
+            let row = store + i &* layout.rowTensorCount
+            return (row, row + a.bellCount &* p)
+        }
+        return (base + layout.phi, base + layout.radial)
+    }
+
+    /// Row i's bells φ_k(i, j) and radial coefficients R(i, j) for all lanes j, from the norms of
+    /// `computeDifferences(i)`. Per element exactly the pair-at-a-time kernel's operations
+    /// (`lorentzianBell`, then bias + Σ_k W·φ_k in order of k, fused multiply-adds), so φ_ij = φ_ji
+    /// and R_ij = R_ji, and `EncoderLevelCache.radialCoefficient` reproduces R exactly.
+    func computeBellsAndRadial(_ i: Int, phi: UnsafeMutablePointer<Double>, radial: UnsafeMutablePointer<Double>) {
+        let p = lanes, bellCount = a.bellCount, width = 4 &* a.channels, stride = a.radialStride
+        let norms = rowNorms(i)
+        var j = 0
+        while j < p {
+            let norm = load4(norms + j)
+            let live = self.live(row: i, lane: j)
+            for k in 0..<bellCount {
+                let t = a.bellC[k] * norm
+                let value = a.bellB[k] / (1 + t * t + 1e-16) + a.bellA[k]
+                store4(value.replacing(with: 0, where: .!live), phi + k &* p + j)
+            }
+            j &+= 4
+        }
+        // R = bias + Σ_k W[k]·φ_k: 4 outputs × 8 lanes per block.
+        let w = a.radialWeightsTransposed
+        var o = 0
+        while o < width {
+            let bias0 = Lanes(repeating: a.radialBias[o]), bias1 = Lanes(repeating: a.radialBias[o &+ 1])
+            let bias2 = Lanes(repeating: a.radialBias[o &+ 2]), bias3 = Lanes(repeating: a.radialBias[o &+ 3])
+            j = 0
+            while j < p {
+                var r00 = bias0, r01 = bias0, r10 = bias1, r11 = bias1
+                var r20 = bias2, r21 = bias2, r30 = bias3, r31 = bias3
+                var phiK = UnsafePointer(phi) + j
+                var wK = w + o
+                for _ in 0..<bellCount {
+                    let f0 = load4(phiK), f1 = load4(phiK + 4)
+                    let w0 = wK[0], w1 = wK[1], w2 = wK[2], w3 = wK[3]
+                    r00 = r00.addingProduct(w0, f0); r01 = r01.addingProduct(w0, f1)
+                    r10 = r10.addingProduct(w1, f0); r11 = r11.addingProduct(w1, f1)
+                    r20 = r20.addingProduct(w2, f0); r21 = r21.addingProduct(w2, f1)
+                    r30 = r30.addingProduct(w3, f0); r31 = r31.addingProduct(w3, f1)
+                    phiK += p
+                    wK += stride
+                }
+                if a.clean {
+                    // Clean mode: a dead edge carries nothing, not even the bias.
+                    let dead0 = .!live(row: i, lane: j), dead1 = .!live(row: i, lane: j &+ 4)
+                    r00.replace(with: 0, where: dead0); r01.replace(with: 0, where: dead1)
+                    r10.replace(with: 0, where: dead0); r11.replace(with: 0, where: dead1)
+                    r20.replace(with: 0, where: dead0); r21.replace(with: 0, where: dead1)
+                    r30.replace(with: 0, where: dead0); r31.replace(with: 0, where: dead1)
+                }
+                let row = radial + o &* p + j
+                store4(r00, row); store4(r01, row + 4)
+                store4(r10, row + p); store4(r11, row + p + 4)
+                store4(r20, row + 2 &* p); store4(r21, row + 2 &* p + 4)
+                store4(r30, row + 3 &* p); store4(r31, row + 3 &* p + 4)
+                j &+= 8
+            }
+            o &+= 4
+        }
+    }
 }
 
 /// The fused encoder edge computation of one LMP level (§4.1–4.4) for all N×N ordered pairs,
 /// self-edges included: Lorentzian bells φ, radial coefficients R_0, R_1, zonal edge features
 /// E0 = R_0·(1+i), E1 = R_1·(x_i − x_j), and the four channel-wise aggregated messages
 ///   A_s2 = Σ_j ½η(V_j, E1_ij), A_s1 = Σ_j S_j·E0_ij, A_v2 = Σ_j V_j·E0_ij, A_v1 = Σ_j S_j·E1_ij,
-/// written to concatenation slots 0 and 1 (§4.6). φ and R are symmetric in (i, j) because
-/// η(d, d) is, so each unordered pair is evaluated once (when row min(i, j) is processed) and
-/// stored at both (i, j) and (j, i). Sums over j run in increasing j.
+/// written to concatenation slots 0 and 1 (§4.6). Row by row (receiver i), lane-parallel over the
+/// senders j: each sum over j is accumulated in 4 lane-partial sums (j ≡ 0, 1, 2, 3 mod 4, each in
+/// increasing j) that are added at the end, a fixed order.
 func encoderEdgeMessages(_ a: EncoderEdgeArguments) {
-    let n = a.nodes, cin = a.channels, bellCount = a.bellCount
-    let stride = a.radialStride
-    let metric = SIMD4<Double>(1, -1, -1, -1)
-    for i in 0..<n {
-        // φ and R for the pairs (i, j ≥ i).
-        for j in i..<n {
-            let phiIJ = a.phi + (i * n + j) * bellCount, phiJI = a.phi + (j * n + i) * bellCount
-            let rIJ = a.radial + (i * n + j) * stride, rJI = a.radial + (j * n + i) * stride
-            if a.mask[i] && a.mask[j] {
-                let norm = a.norms[i * n + j]
-                var k = 0
-                while k + 4 <= bellCount {
-                    let t = load4(a.bellC + k) * norm
-                    let value = load4(a.bellB + k) / (1 + t * t + 1e-16) + load4(a.bellA + k)
-                    store4(value, phiIJ + k)
-                    store4(value, phiJI + k)
-                    k += 4
-                }
-                while k < bellCount {
-                    let t = a.bellC[k] * norm
-                    let value = a.bellB[k] / (1 + t * t + 1e-16) + a.bellA[k]
-                    phiIJ[k] = value
-                    phiJI[k] = value
-                    k += 1
-                }
-                var chunk = 0
-                while chunk < stride {
-                    var acc = load16(a.radialBias + chunk)
-                    for k in 0..<bellCount {
-                        acc += load16(a.radialWeightsTransposed + k * stride + chunk) * phiIJ[k]
-                    }
-                    store16(acc, rIJ + chunk)
-                    store16(acc, rJI + chunk)
-                    chunk += 16
-                }
-            } else {
-                // QUIRK (§4.2): a pair with a padded end has φ = 0 but keeps the bias as its
-                // coefficient in the reference; clean mode switches the edge off entirely.
-                var k = 0
-                while k + 4 <= bellCount {
-                    store4(.zero, phiIJ + k)
-                    store4(.zero, phiJI + k)
-                    k += 4
-                }
-                while k < bellCount {
-                    phiIJ[k] = 0
-                    phiJI[k] = 0
-                    k += 1
-                }
-                var chunk = 0
-                while chunk < stride {
-                    let value = a.clean ? SIMD16<Double>.zero : load16(a.radialBias + chunk)
-                    store16(value, rIJ + chunk)
-                    store16(value, rJI + chunk)
-                    chunk += 16
-                }
+    let layout = EdgeScratchLayout(nodes: a.nodes, channels: a.channels, bellCount: a.bellCount)
+    withEdgeScratch(a.scratch, count: layout.count) { scratch in
+        let context = EdgeRowContext(a, scratch: scratch)
+        context.prepareInputs()
+        let n = a.nodes, cin = a.channels, p = layout.lanes
+        let d = scratch + layout.differences
+        let sAll = scratch + layout.scalars, vAll = scratch + layout.vectors
+        for i in 0..<n {
+            let catS = a.concatScalars + i &* 10 &* cin
+            let catV = a.concatVectors + i &* 40 &* cin
+            if a.clean && !a.mask[i] {
+                for x in 0..<(4 &* cin) { catS[x] = 0 }
+                for x in 0..<(16 &* cin) { catV[x] = 0 }
+                continue
             }
-        }
-
-        let catS = a.concatScalars + i * 10 * cin
-        let catV = a.concatVectors + i * 40 * cin
-        if a.clean && !a.mask[i] {
-            for x in 0..<(4 * cin) { catS[x] = 0 }
-            for x in 0..<(16 * cin) { catV[x] = 0 }
-            continue
-        }
-        let xi = load4(a.positions + 4 * i)
-        for j in 0..<n {
-            let d = xi - load4(a.positions + 4 * j)
-            store4(d, a.rowScratch + 8 * j)
-            store4(metric * d, a.rowScratch + 8 * j + 4)
-        }
-        let rowRadial = a.radial + i * n * stride
-        for c in 0..<cin {
-            // Two passes over j keep each pass's accumulators in registers.
-            var s2Re = 0.0, s2Im = 0.0, s1Re = 0.0, s1Im = 0.0
-            var v1Re = SIMD4<Double>.zero, v1Im = SIMD4<Double>.zero
-            for j in 0..<n {
-                if a.clean && !a.mask[j] { continue }
-                let r = rowRadial + j * stride
-                let r0Re = r[2 * c], r0Im = r[2 * c + 1]
-                let r1Re = r[2 * cin + 2 * c], r1Im = r[2 * cin + 2 * c + 1]
-                // E0 = R_0·(1+i), the reference's degree-0 zonal function (§4.3 QUIRK).
-                let e0Re = r0Re - r0Im, e0Im = r0Re + r0Im
-                let d = load4(a.rowScratch + 8 * j), gd = load4(a.rowScratch + 8 * j + 4)
-                let sj = a.scalars + 2 * (j * cin + c)
-                let sRe = sj[0], sIm = sj[1]
-                let vj = a.vectors + 8 * (j * cin + c)
-                // ½η(V, R_1·d) = ½R_1·η(V, d): d is real, so η(V, d) = η(Re V, d) + iη(Im V, d).
-                let etaRe = (load4(vj) * gd).sum(), etaIm = (load4(vj + 4) * gd).sum()
-                s2Re += 0.5 * (r1Re * etaRe - r1Im * etaIm)
-                s2Im += 0.5 * (r1Re * etaIm + r1Im * etaRe)
-                s1Re += sRe * e0Re - sIm * e0Im
-                s1Im += sRe * e0Im + sIm * e0Re
-                let tRe = sRe * r1Re - sIm * r1Im, tIm = sRe * r1Im + sIm * r1Re
-                v1Re += tRe * d
-                v1Im += tIm * d
+            context.computeDifferences(i)
+            let (phi, radial) = context.rowTensors(i)
+            context.computeBellsAndRadial(i, phi: phi, radial: radial)
+            for c in 0..<cin {
+                let r0Re = radial + 2 &* c &* p, r0Im = r0Re + p
+                let r1Re = radial + 2 &* (cin &+ c) &* p, r1Im = r1Re + p
+                let sRe = sAll + 2 &* c &* p, sIm = sRe + p
+                let v = vAll + 8 &* c &* p
+                // Three passes over j keep each pass's accumulators in registers. Products are
+                // accumulated with fused multiply-adds; A_s2's factor ½ is applied to the sum.
+                var s2Re = Lanes.zero, s2Im = Lanes.zero, s1Re = Lanes.zero, s1Im = Lanes.zero
+                var j = 0
+                while j < p {
+                    let d0 = load4(d + j), d1 = load4(d + p + j), d2 = load4(d + 2 &* p + j), d3 = load4(d + 3 &* p + j)
+                    // ½η(V, R_1·d) = ½R_1·η(V, d): d is real, so η(V, d) = η(Re V, d) + iη(Im V, d).
+                    let a0 = load4(v + j), a1 = load4(v + p + j), a2 = load4(v + 2 &* p + j), a3 = load4(v + 3 &* p + j)
+                    let c0 = load4(v + 4 &* p + j), c1 = load4(v + 5 &* p + j)
+                    let c2 = load4(v + 6 &* p + j), c3 = load4(v + 7 &* p + j)
+                    let etaRe: Lanes = (a0 * d0).addingProduct(-a1, d1).addingProduct(-a2, d2).addingProduct(-a3, d3)
+                    let etaIm: Lanes = (c0 * d0).addingProduct(-c1, d1).addingProduct(-c2, d2).addingProduct(-c3, d3)
+                    let b1Re = load4(r1Re + j), b1Im = load4(r1Im + j)
+                    s2Re = s2Re.addingProduct(b1Re, etaRe).addingProduct(-b1Im, etaIm)
+                    s2Im = s2Im.addingProduct(b1Re, etaIm).addingProduct(b1Im, etaRe)
+                    // E0 = R_0·(1+i), the reference's degree-0 zonal function (§4.3 QUIRK).
+                    let b0Re = load4(r0Re + j), b0Im = load4(r0Im + j)
+                    let e0Re = b0Re - b0Im, e0Im = b0Re + b0Im
+                    let xRe = load4(sRe + j), xIm = load4(sIm + j)
+                    s1Re = s1Re.addingProduct(xRe, e0Re).addingProduct(-xIm, e0Im)
+                    s1Im = s1Im.addingProduct(xRe, e0Im).addingProduct(xIm, e0Re)
+                    j &+= 4
+                }
+                var v1Re0 = Lanes.zero, v1Re1 = Lanes.zero, v1Re2 = Lanes.zero, v1Re3 = Lanes.zero
+                var v1Im0 = Lanes.zero, v1Im1 = Lanes.zero, v1Im2 = Lanes.zero, v1Im3 = Lanes.zero
+                j = 0
+                while j < p {
+                    let b1Re = load4(r1Re + j), b1Im = load4(r1Im + j)
+                    let xRe = load4(sRe + j), xIm = load4(sIm + j)
+                    let tRe: Lanes = (xRe * b1Re).addingProduct(-xIm, b1Im), tIm: Lanes = (xRe * b1Im).addingProduct(xIm, b1Re)
+                    let d0 = load4(d + j), d1 = load4(d + p + j), d2 = load4(d + 2 &* p + j), d3 = load4(d + 3 &* p + j)
+                    v1Re0 = v1Re0.addingProduct(tRe, d0); v1Re1 = v1Re1.addingProduct(tRe, d1)
+                    v1Re2 = v1Re2.addingProduct(tRe, d2); v1Re3 = v1Re3.addingProduct(tRe, d3)
+                    v1Im0 = v1Im0.addingProduct(tIm, d0); v1Im1 = v1Im1.addingProduct(tIm, d1)
+                    v1Im2 = v1Im2.addingProduct(tIm, d2); v1Im3 = v1Im3.addingProduct(tIm, d3)
+                    j &+= 4
+                }
+                var v2Re0 = Lanes.zero, v2Re1 = Lanes.zero, v2Re2 = Lanes.zero, v2Re3 = Lanes.zero
+                var v2Im0 = Lanes.zero, v2Im1 = Lanes.zero, v2Im2 = Lanes.zero, v2Im3 = Lanes.zero
+                j = 0
+                while j < p {
+                    let b0Re = load4(r0Re + j), b0Im = load4(r0Im + j)
+                    let e0Re = b0Re - b0Im, e0Im = b0Re + b0Im
+                    let a0 = load4(v + j), a1 = load4(v + p + j), a2 = load4(v + 2 &* p + j), a3 = load4(v + 3 &* p + j)
+                    let b0 = load4(v + 4 &* p + j), b1 = load4(v + 5 &* p + j)
+                    let b2 = load4(v + 6 &* p + j), b3 = load4(v + 7 &* p + j)
+                    v2Re0 = v2Re0.addingProduct(e0Re, a0).addingProduct(-e0Im, b0)
+                    v2Im0 = v2Im0.addingProduct(e0Re, b0).addingProduct(e0Im, a0)
+                    v2Re1 = v2Re1.addingProduct(e0Re, a1).addingProduct(-e0Im, b1)
+                    v2Im1 = v2Im1.addingProduct(e0Re, b1).addingProduct(e0Im, a1)
+                    v2Re2 = v2Re2.addingProduct(e0Re, a2).addingProduct(-e0Im, b2)
+                    v2Im2 = v2Im2.addingProduct(e0Re, b2).addingProduct(e0Im, a2)
+                    v2Re3 = v2Re3.addingProduct(e0Re, a3).addingProduct(-e0Im, b3)
+                    v2Im3 = v2Im3.addingProduct(e0Re, b3).addingProduct(e0Im, a3)
+                    j &+= 4
+                }
+                s2Re *= 0.5
+                s2Im *= 0.5
+                catS[2 &* c] = s2Re.sum()
+                catS[2 &* c &+ 1] = s2Im.sum()
+                catS[2 &* (cin &+ c)] = s1Re.sum()
+                catS[2 &* (cin &+ c) &+ 1] = s1Im.sum()
+                store4(Lanes(v2Re0.sum(), v2Re1.sum(), v2Re2.sum(), v2Re3.sum()), catV + 8 &* c)
+                store4(Lanes(v2Im0.sum(), v2Im1.sum(), v2Im2.sum(), v2Im3.sum()), catV + 8 &* c + 4)
+                store4(Lanes(v1Re0.sum(), v1Re1.sum(), v1Re2.sum(), v1Re3.sum()), catV + 8 &* (cin &+ c))
+                store4(Lanes(v1Im0.sum(), v1Im1.sum(), v1Im2.sum(), v1Im3.sum()), catV + 8 &* (cin &+ c) + 4)
             }
-            var v2Re = SIMD4<Double>.zero, v2Im = SIMD4<Double>.zero
-            for j in 0..<n {
-                if a.clean && !a.mask[j] { continue }
-                let r = rowRadial + j * stride
-                let r0Re = r[2 * c], r0Im = r[2 * c + 1]
-                let e0Re = r0Re - r0Im, e0Im = r0Re + r0Im
-                let vj = a.vectors + 8 * (j * cin + c)
-                let vRe = load4(vj), vIm = load4(vj + 4)
-                v2Re += e0Re * vRe - e0Im * vIm
-                v2Im += e0Re * vIm + e0Im * vRe
-            }
-            catS[2 * c] = s2Re
-            catS[2 * c + 1] = s2Im
-            catS[2 * (cin + c)] = s1Re
-            catS[2 * (cin + c) + 1] = s1Im
-            store4(v2Re, catV + 8 * c)
-            store4(v2Im, catV + 8 * c + 4)
-            store4(v1Re, catV + 8 * (cin + c))
-            store4(v1Im, catV + 8 * (cin + c) + 4)
         }
     }
 }
@@ -259,45 +467,63 @@ func selfInteraction(nodes: Int, channels cin: Int, scalars: UnsafePointer<Doubl
 
 /// A real Linear layer on feature-major activations: z[o·P + p] = b[o] + Σ_i W[o, i]·x[i·P + p]
 /// for the P node columns (P a multiple of 8), and, when `activated` is given, also
-/// LeakyReLU(z) there (x if x > 0, else slope·x, as PyTorch). Register-blocked over 2 outputs × 8
-/// columns; every sum runs over i in order with separate multiply and add, so no sum is
-/// reassociated.
+/// LeakyReLU(z) there (x if x > 0, else slope·x, as PyTorch). Register-blocked over 4 outputs × 8
+/// columns (8 SIMD4 accumulators, one AVX2 register each); every sum starts from the bias and runs
+/// over i in order with separate multiply and add, so no sum is reassociated.
 func linearForward(_ layer: LinearView, _ parameters: UnsafePointer<Double>,
                    input x: UnsafePointer<Double>, output z: UnsafeMutablePointer<Double>, columns p: Int,
                    activated: UnsafeMutablePointer<Double>? = nil, slope: Double = 0) {
     let w = parameters + layer.weight, b = parameters + layer.bias
     let inputs = layer.inputs, outputs = layer.outputs
-    @inline(__always) func emit(_ acc: SIMD8<Double>, _ offset: Int) {
-        store8(acc, z + offset)
+    @inline(__always) func emit(_ acc: SIMD4<Double>, _ offset: Int) {
+        store4(acc, z + offset)
         if let activated {
-            store8(acc.replacing(with: slope * acc, where: acc .<= 0), activated + offset)
+            store4(acc.replacing(with: slope * acc, where: acc .<= 0), activated + offset)
         }
     }
     var o = 0
-    while o + 1 < outputs {
-        let w0 = w + o * inputs, w1 = w0 + inputs
+    while o &+ 4 <= outputs {
+        let w0 = w + o &* inputs, w1 = w0 + inputs, w2 = w1 + inputs, w3 = w2 + inputs
+        let b0 = SIMD4<Double>(repeating: b[o]), b1 = SIMD4<Double>(repeating: b[o &+ 1])
+        let b2 = SIMD4<Double>(repeating: b[o &+ 2]), b3 = SIMD4<Double>(repeating: b[o &+ 3])
         var block = 0
         while block < p {
-            var acc0 = SIMD8<Double>(repeating: b[o]), acc1 = SIMD8<Double>(repeating: b[o + 1])
+            var a0 = b0, a1 = b0, c0 = b1, c1 = b1, d0 = b2, d1 = b2, e0 = b3, e1 = b3
+            var xp = x + block
             for i in 0..<inputs {
-                let xv = load8(x + i * p + block)
-                acc0 += w0[i] * xv
-                acc1 += w1[i] * xv
+                let xa = load4(xp), xb = load4(xp + 4)
+                let u0 = w0[i], u1 = w1[i], u2 = w2[i], u3 = w3[i]
+                a0 = a0.addingProduct(u0, xa); a1 = a1.addingProduct(u0, xb)
+                c0 = c0.addingProduct(u1, xa); c1 = c1.addingProduct(u1, xb)
+                d0 = d0.addingProduct(u2, xa); d1 = d1.addingProduct(u2, xb)
+                e0 = e0.addingProduct(u3, xa); e1 = e1.addingProduct(u3, xb)
+                xp += p
             }
-            emit(acc0, o * p + block)
-            emit(acc1, (o + 1) * p + block)
-            block += 8
+            let base = o &* p &+ block
+            emit(a0, base); emit(a1, base &+ 4)
+            emit(c0, base &+ p); emit(c1, base &+ p &+ 4)
+            emit(d0, base &+ 2 &* p); emit(d1, base &+ 2 &* p &+ 4)
+            emit(e0, base &+ 3 &* p); emit(e1, base &+ 3 &* p &+ 4)
+            block &+= 8
         }
-        o += 2
+        o &+= 4
     }
-    if o < outputs {
-        let w0 = w + o * inputs
+    while o < outputs {
+        let w0 = w + o &* inputs
+        let b0 = SIMD4<Double>(repeating: b[o])
         var block = 0
         while block < p {
-            var acc0 = SIMD8<Double>(repeating: b[o])
-            for i in 0..<inputs { acc0 += w0[i] * load8(x + i * p + block) }
-            emit(acc0, o * p + block)
-            block += 8
+            var a0 = b0, a1 = b0
+            var xp = x + block
+            for i in 0..<inputs {
+                let u0 = w0[i]
+                a0 += u0 * load4(xp); a1 += u0 * load4(xp + 4)
+                xp += p
+            }
+            emit(a0, o &* p &+ block)
+            emit(a1, o &* p &+ block &+ 4)
+            block &+= 8
         }
+        o &+= 1
     }
 }

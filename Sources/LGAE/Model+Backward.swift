@@ -10,9 +10,10 @@ public final class EncoderGradientWorkspace {
     let concatVectors: [DoubleBuffer]
     let mixedScalars: [DoubleBuffer]
     let mlp: [MLPBackwardWorkspace]
+    /// Placeholder scratch for `EncoderEdgeGradientArguments.scratch` (the edge kernels work in the
+    /// EncoderCache's edge scratch). The encoder's edge positions are data, so the backward asks
+    /// the edge kernel for no position gradient at all.
     let edgeScratch: [DoubleBuffer]
-    /// ∂L/∂x of the edge positions; the positions are data, so this is only a by-product.
-    let positions: DoubleBuffer
     let particleScalars: DoubleBuffer
     let particleVectors: DoubleBuffer
     /// ∂L/∂(latent scalars) as the decoder leaves it: zero (§6.1 QUIRK, the latent scalar is dead).
@@ -29,7 +30,6 @@ public final class EncoderGradientWorkspace {
         edgeScratch = cache.levels.map {
             DoubleBuffer(count: encoderEdgeBackwardScratchCount(bellCount: $0.bellCount, radialStride: $0.radialStride))
         }
-        positions = DoubleBuffer(count: 4 * n)
         particleScalars = DoubleBuffer(count: 2 * n)
         particleVectors = DoubleBuffer(count: 8 * config.latentVectorCount * n)
         deadLatentScalars = DoubleBuffer(count: 2 * config.latentScalarCount)
@@ -157,7 +157,6 @@ extension LGAEModel {
         let encoder = layout.encoder
         for buffer in w.nodeScalars { buffer.setZero() }
         for buffer in w.nodeVectors { buffer.setZero() }
-        w.positions.setZero()
         let last = config.encoderChannels.count - 1
         aggregateLatentBackward(parameters: p, cache: cache, latentScalarGradients: latentScalarGradients,
                                 latentVectorGradients: latentVectorGradients, gradients: gradients,
@@ -191,7 +190,7 @@ extension LGAEModel {
                 parameters: p, bells: level.bells, radialScalar: level.radialScalar, radialVector: level.radialVector,
                 concatScalarGradients: w.concatScalars[t].base, concatVectorGradients: w.concatVectors[t].base,
                 gradients: gradients, scalarGradients: w.nodeScalars[t].base, vectorGradients: w.nodeVectors[t].base,
-                positionGradients: w.positions.base, scratch: w.edgeScratch[t].base))
+                positionGradients: nil, scratch: w.edgeScratch[t].base))
         }
         zeroPadded(0)
         mixScalarsBackward(encoder.embedScalar, p, input: cache.inputScalars.buffer.base,

@@ -26,7 +26,8 @@ public final class TrainingWorkspace: @unchecked Sendable {
         let encoderWorkspace: EncoderGradientWorkspace
         let decoderWorkspace: DecoderGradientWorkspace
         var outputGradient: [Double]
-        /// One jet's gradient, before it is added to its chunk's buffer.
+        /// The running gradient of the chunk being processed (`backward` adds each jet into it);
+        /// copied into the chunk's buffer when the chunk is done.
         var jetGradients: ParameterGradients
 
         init(model: LGAEModel) {
@@ -110,6 +111,7 @@ public func batchLossAndGradient(model: LGAEModel, jets: [JetInput], targets: [[
     @Sendable func runChunk(_ c: Int, worker: TrainingWorkspace.Worker) {
         let g = gradientBase + c * parameterCount
         var chunkLoss = 0.0
+        worker.jetGradients.setZero()
         for b in (c * chunkSize)..<min(jets.count, (c + 1) * chunkSize) {
             model.reconstruct(jets[b], encoderCache: worker.encoderCache, decoderCache: worker.decoderCache)
             let output = worker.decoderCache.output
@@ -129,13 +131,14 @@ public func batchLossAndGradient(model: LGAEModel, jets: [JetInput], targets: [[
                 }
                 chunkLoss += sum * mseScale
             }
-            worker.jetGradients.setZero()
+            // The chunk's jets accumulate in order into one buffer: the same order whichever
+            // worker runs the chunk.
             model.backward(encoderCache: worker.encoderCache, decoderCache: worker.decoderCache,
                            encoderWorkspace: worker.encoderWorkspace, decoderWorkspace: worker.decoderWorkspace,
                            outputGradient: worker.outputGradient, gradients: &worker.jetGradients)
-            worker.jetGradients.values.withUnsafeBufferPointer { jet in
-                for x in 0..<parameterCount { g[x] += jet[x] }
-            }
+        }
+        worker.jetGradients.values.withUnsafeBufferPointer { chunk in
+            g.update(from: chunk.baseAddress!, count: parameterCount)
         }
         losses[c] = chunkLoss
     }
