@@ -63,6 +63,9 @@ public final class Runner: @unchecked Sendable {
     private var outcomes: [String: StageOutcome] = [:]
     private var keys: [String: String] = [:]
     private var running = 0
+    /// True when stages run one at a time (-j 1): a stage's CPU time is then the whole process's,
+    /// worker threads included.
+    private var exclusiveStages = true
     private var runID: Int64?
     /// Outputs of the profile's current results, read once at the start of a run (never mutated while stages run).
     private var prefetched: [String: [OutputFile]] = [:]
@@ -156,6 +159,7 @@ public final class Runner: @unchecked Sendable {
             running = 0
         }
         let jobs = max(1, options.jobs)
+        exclusiveStages = jobs == 1
         lock.lock()
         while !pending.isEmpty || running > 0 {
             // Start every stage whose upstream is settled, up to `jobs` at a time, in topological order.
@@ -287,7 +291,7 @@ public final class Runner: @unchecked Sendable {
         let ctx = StageContext(stage: spec.name, params: spec.params, inputs: inputs, outputDirectory: outDir,
                                workspace: config.workspace, cacheDirectory: cacheDir, checkpointDirectory: checkpointDir,
                                threads: threads, progressSink: sink)
-        let r0 = ResourceSample.thread()
+        let r0 = ResourceSample.thread(), p0 = ResourceSample.process()
         var summary: JSONValue?
         var failure: Error?
         do {
@@ -299,8 +303,10 @@ public final class Runner: @unchecked Sendable {
         let r1 = ResourceSample.thread(), p = ResourceSample.process()
         attempt.ended = now()
         attempt.wall = attempt.ended! - attempt.started
-        // In-process stages: this thread's CPU and the process's peak RSS; commands: their own rusage.
-        attempt.cpu = (r1.cpu - r0.cpu) + ctx.childCPU
+        // In-process stages: the process's CPU (worker threads included) when stages run one at a
+        // time, else this thread's (a lower bound: other stages share the process), and the
+        // process's peak RSS; commands: their own rusage.
+        attempt.cpu = (exclusiveStages ? p.cpu - p0.cpu : r1.cpu - r0.cpu) + ctx.childCPU
         attempt.maxRSS = ctx.childMaxRSS > 0 ? ctx.childMaxRSS : p.maxRSS
         if let failure {
             attempt.outcome = "failed"
