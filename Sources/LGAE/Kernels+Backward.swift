@@ -727,23 +727,9 @@ func linearBackward(_ layer: LinearView, _ parameters: UnsafePointer<Double>,
     while i &+ 4 <= inputs {
         var block = 0
         while block < p {
-            var a0 = SIMD4<Double>.zero, a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0
-            var wp = w + i, gp = gz + block
-            for _ in 0..<outputs {
-                let ga = load4(gp), gc = load4(gp + 4)
-                let u0 = wp[0], u1 = wp[1], u2 = wp[2], u3 = wp[3]
-                a0 = a0.addingProduct(u0, ga); a1 = a1.addingProduct(u0, gc)
-                b0 = b0.addingProduct(u1, ga); b1 = b1.addingProduct(u1, gc)
-                c0 = c0.addingProduct(u2, ga); c1 = c1.addingProduct(u2, gc)
-                d0 = d0.addingProduct(u3, ga); d1 = d1.addingProduct(u3, gc)
-                wp += inputs
-                gp += p
-            }
-            let base = i &* p &+ block
-            store4(a0, gx + base); store4(a1, gx + base + 4)
-            store4(b0, gx + base + p); store4(b1, gx + base + p + 4)
-            store4(c0, gx + base + 2 &* p); store4(c1, gx + base + 2 &* p + 4)
-            store4(d0, gx + base + 3 &* p); store4(d1, gx + base + 3 &* p + 4)
+            var b = Block4x8()
+            b.accumulate(weights: w + i, weightStep: inputs, lanes: UnsafePointer(gz) + block, laneStep: p, count: outputs)
+            b.store(to: gx + (i &* p &+ block), rowStride: p)
             block &+= 8
         }
         i &+= 4

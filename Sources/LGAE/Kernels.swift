@@ -299,33 +299,13 @@ struct EdgeRowContext {
             let bias2 = Lanes(repeating: a.radialBias[o &+ 2]), bias3 = Lanes(repeating: a.radialBias[o &+ 3])
             j = 0
             while j < p {
-                var r00 = bias0, r01 = bias0, r10 = bias1, r11 = bias1
-                var r20 = bias2, r21 = bias2, r30 = bias3, r31 = bias3
-                var phiK = UnsafePointer(phi) + j
-                var wK = w + o
-                for _ in 0..<bellCount {
-                    let f0 = load4(phiK), f1 = load4(phiK + 4)
-                    let w0 = wK[0], w1 = wK[1], w2 = wK[2], w3 = wK[3]
-                    r00 = r00.addingProduct(w0, f0); r01 = r01.addingProduct(w0, f1)
-                    r10 = r10.addingProduct(w1, f0); r11 = r11.addingProduct(w1, f1)
-                    r20 = r20.addingProduct(w2, f0); r21 = r21.addingProduct(w2, f1)
-                    r30 = r30.addingProduct(w3, f0); r31 = r31.addingProduct(w3, f1)
-                    phiK += p
-                    wK += stride
-                }
+                var r = Block4x8(bias0, bias1, bias2, bias3)
+                r.accumulate(weights: w + o, weightStep: stride, lanes: UnsafePointer(phi) + j, laneStep: p, count: bellCount)
                 if a.clean {
                     // Clean mode: a dead edge carries nothing, not even the bias.
-                    let dead0 = .!live(row: i, lane: j), dead1 = .!live(row: i, lane: j &+ 4)
-                    r00.replace(with: 0, where: dead0); r01.replace(with: 0, where: dead1)
-                    r10.replace(with: 0, where: dead0); r11.replace(with: 0, where: dead1)
-                    r20.replace(with: 0, where: dead0); r21.replace(with: 0, where: dead1)
-                    r30.replace(with: 0, where: dead0); r31.replace(with: 0, where: dead1)
+                    r.zero(where: .!live(row: i, lane: j), .!live(row: i, lane: j &+ 4))
                 }
-                let row = radial + o &* p + j
-                store4(r00, row); store4(r01, row + 4)
-                store4(r10, row + p); store4(r11, row + p + 4)
-                store4(r20, row + 2 &* p); store4(r21, row + 2 &* p + 4)
-                store4(r30, row + 3 &* p); store4(r31, row + 3 &* p + 4)
+                r.store(to: radial + o &* p + j, rowStride: p)
                 j &+= 8
             }
             o &+= 4
@@ -525,5 +505,54 @@ func linearForward(_ layer: LinearView, _ parameters: UnsafePointer<Double>,
             block &+= 8
         }
         o &+= 1
+    }
+}
+
+/// A 4 × 8 block of a small dense product, C[r, l] = C0[r] + Σ_t w[t·weightStep + r]·x[t·laneStep + l]
+/// for rows r < 4 and lanes l < 8, held in 8 SIMD4 registers (two per row) while t streams past.
+/// The radial layer (R = bias + W·φ) and the MLP's input gradient (∂L/∂x = Wᵀ·∂L/∂z) use it.
+struct Block4x8 {
+    var r00: Lanes, r01: Lanes, r10: Lanes, r11: Lanes, r20: Lanes, r21: Lanes, r30: Lanes, r31: Lanes
+
+    /// Every lane of row r starts at `start_r`.
+    @inline(__always)
+    init(_ start0: Lanes = .zero, _ start1: Lanes = .zero, _ start2: Lanes = .zero, _ start3: Lanes = .zero) {
+        r00 = start0; r01 = start0; r10 = start1; r11 = start1
+        r20 = start2; r21 = start2; r30 = start3; r31 = start3
+    }
+
+    /// Adds Σ_{t < count} w[t·weightStep + r]·x[t·laneStep + l]: the 4 weights of a step are
+    /// contiguous, the 8 lanes too.
+    @inline(__always)
+    mutating func accumulate(weights: UnsafePointer<Double>, weightStep: Int, lanes: UnsafePointer<Double>, laneStep: Int, count: Int) {
+        var wp = weights, xp = lanes
+        for _ in 0..<count {
+            let x0 = load4(xp), x1 = load4(xp + 4)
+            let w0 = wp[0], w1 = wp[1], w2 = wp[2], w3 = wp[3]
+            r00 = r00.addingProduct(w0, x0); r01 = r01.addingProduct(w0, x1)
+            r10 = r10.addingProduct(w1, x0); r11 = r11.addingProduct(w1, x1)
+            r20 = r20.addingProduct(w2, x0); r21 = r21.addingProduct(w2, x1)
+            r30 = r30.addingProduct(w3, x0); r31 = r31.addingProduct(w3, x1)
+            wp += weightStep
+            xp += laneStep
+        }
+    }
+
+    /// Zeroes lanes 0..<4 where `first` is set and lanes 4..<8 where `second` is, in every row.
+    @inline(__always)
+    mutating func zero(where first: SIMDMask<SIMD4<Int64>>, _ second: SIMDMask<SIMD4<Int64>>) {
+        r00.replace(with: 0, where: first); r01.replace(with: 0, where: second)
+        r10.replace(with: 0, where: first); r11.replace(with: 0, where: second)
+        r20.replace(with: 0, where: first); r21.replace(with: 0, where: second)
+        r30.replace(with: 0, where: first); r31.replace(with: 0, where: second)
+    }
+
+    /// Writes row r's 8 lanes to t + r·rowStride.
+    @inline(__always)
+    func store(to t: UnsafeMutablePointer<Double>, rowStride: Int) {
+        store4(r00, t); store4(r01, t + 4)
+        store4(r10, t + rowStride); store4(r11, t + rowStride + 4)
+        store4(r20, t + 2 &* rowStride); store4(r21, t + 2 &* rowStride + 4)
+        store4(r30, t + 3 &* rowStride); store4(r31, t + 3 &* rowStride + 4)
     }
 }
