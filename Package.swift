@@ -54,6 +54,9 @@ let package = Package(
         .target(name: "LGAE", dependencies: ["SeededRandom"], swiftSettings: lgaeSwiftSettings),
         .executableTarget(name: "lgae-bench", dependencies: ["LGAE"], path: "Sources/lgae-bench"),
 
+        // Evaluation: matching, relative errors, ROC curves. Pure Swift, knows nothing about SQLite or the executor.
+        .target(name: "Evaluation"),
+
         // Build-time code digests: hashes the sources of every stage so that editing a stage's code
         // invalidates exactly that stage, with no version number to bump by hand.
         .executableTarget(name: "CodeDigestTool", path: "Sources/CodeDigestTool"),
@@ -75,5 +78,6 @@ let package = Package(
         .testTarget(name: "JetDataTests", dependencies: ["JetData", "SeededRandom", "Digest", "CHDF5", "HDF5Shim"]),
         .testTarget(name: "LGAETests", dependencies: ["LGAE", "SeededRandom"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData", "LGAE"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "SeededRandom"]),
     ]
 )
