@@ -312,6 +312,8 @@ public final class Runner: @unchecked Sendable {
             attempt.outcome = "failed"
             attempt.error = "\(failure)"
             try store.finishAttempt(attempt, summary: nil)
+            // Keep checkpoints to resume from; a stage that wrote none leaves no empty directory.
+            rmdir(checkpointDir)
             throw StageFailure("\(failure)\n  (attempt files kept in \(dir); `pipeline gc --apply` removes them)")
         }
         attempt.outcome = "succeeded"
