@@ -178,12 +178,7 @@ struct EncoderEdgeGradientArguments {
     /// Accumulated if given: ∂L/∂x (N×4 real). The encoder's positions are data, so training
     /// passes nil and the kernel skips the position (d and norm) derivatives altogether.
     var positionGradients: UnsafeMutablePointer<Double>?
-    /// Unused (the kernel works in the forward arguments' `scratch`); kept for callers that size
-    /// it with `encoderEdgeBackwardScratchCount`.
-    var scratch: UnsafeMutablePointer<Double>
 }
-
-func encoderEdgeBackwardScratchCount(bellCount: Int, radialStride: Int) -> Int { 1 }
 
 /// Backward of `encoderEdgeMessages` (§4.1–4.4): messages → (R_0, R_1, S_j, V_j, d_ij) →
 /// R = bias + L·φ → φ(a, b, c, norm_ij) → norm_ij(d_ij) → x_i, x_j. Row by row (receiver i) and

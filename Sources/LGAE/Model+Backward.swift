@@ -10,10 +10,6 @@ public final class EncoderGradientWorkspace {
     let concatVectors: [DoubleBuffer]
     let mixedScalars: [DoubleBuffer]
     let mlp: [MLPBackwardWorkspace]
-    /// Placeholder scratch for `EncoderEdgeGradientArguments.scratch` (the edge kernels work in the
-    /// EncoderCache's edge scratch). The encoder's edge positions are data, so the backward asks
-    /// the edge kernel for no position gradient at all.
-    let edgeScratch: [DoubleBuffer]
     let particleScalars: DoubleBuffer
     let particleVectors: DoubleBuffer
     /// ∂L/∂(latent scalars) as the decoder leaves it: zero (§6.1 QUIRK, the latent scalar is dead).
@@ -27,9 +23,6 @@ public final class EncoderGradientWorkspace {
         concatVectors = cache.levels.map { DoubleBuffer(count: 40 * $0.inputChannels * n) }
         mixedScalars = cache.levels.map { DoubleBuffer(count: 2 * $0.outputChannels * n) }
         mlp = cache.levels.map { MLPBackwardWorkspace(cache: $0.mlp) }
-        edgeScratch = cache.levels.map {
-            DoubleBuffer(count: encoderEdgeBackwardScratchCount(bellCount: $0.bellCount, radialStride: $0.radialStride))
-        }
         particleScalars = DoubleBuffer(count: 2 * n)
         particleVectors = DoubleBuffer(count: 8 * config.latentVectorCount * n)
         deadLatentScalars = DoubleBuffer(count: 2 * config.latentScalarCount)
@@ -190,7 +183,8 @@ extension LGAEModel {
                 parameters: p, bells: level.bells, radialScalar: level.radialScalar, radialVector: level.radialVector,
                 concatScalarGradients: w.concatScalars[t].base, concatVectorGradients: w.concatVectors[t].base,
                 gradients: gradients, scalarGradients: w.nodeScalars[t].base, vectorGradients: w.nodeVectors[t].base,
-                positionGradients: nil, scratch: w.edgeScratch[t].base))
+                // The encoder's edge positions are data: no position gradient is asked for.
+                positionGradients: nil))
         }
         zeroPadded(0)
         mixScalarsBackward(encoder.embedScalar, p, input: cache.inputScalars.buffer.base,

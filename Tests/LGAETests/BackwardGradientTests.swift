@@ -221,7 +221,6 @@ final class BackwardGradientTests: XCTestCase {
             var gradients = [Double](repeating: 0, count: layout.count)
             var gS = [Double](repeating: 0, count: scalars.count), gV = [Double](repeating: 0, count: vectors.count)
             var gX = [Double](repeating: 0, count: positions.count)
-            let pairScratch = DoubleBuffer(count: encoderEdgeBackwardScratchCount(bellCount: bellCount, radialStride: stride))
             withForward(parameters, scalars, vectors, positions) { arguments, _, _ in
                 // The argument struct holds raw pointers, so the gradient arrays are pinned for the whole call.
                 gradients.withUnsafeMutableBufferPointer { g in
@@ -235,8 +234,7 @@ final class BackwardGradientTests: XCTestCase {
                                             radialScalar: level.radialScalar, radialVector: level.radialVector,
                                             concatScalarGradients: uS.baseAddress!, concatVectorGradients: uV.baseAddress!,
                                             gradients: g.baseAddress!, scalarGradients: s.baseAddress!,
-                                            vectorGradients: v.baseAddress!, positionGradients: x.baseAddress!,
-                                            scratch: pairScratch.base))
+                                            vectorGradients: v.baseAddress!, positionGradients: x.baseAddress!))
                                     }
                                 }
                             }
