@@ -128,7 +128,9 @@ public struct Trainer: Sendable {
         self.train = train
         self.valid = valid
         self.threads = max(1, threads)
-        workspace = TrainingWorkspace(model: LGAEModel(config: config, parameters: ParameterLayout(config: config).initialParameters(seed: 0)),
+        // The workspace only needs the configuration's shapes, not initialised parameters.
+        let layout = ParameterLayout(config: config)
+        workspace = TrainingWorkspace(model: LGAEModel(config: config, parameters: [Double](repeating: 0, count: layout.count)),
                                       threads: self.threads)
     }
 
