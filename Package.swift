@@ -65,7 +65,7 @@ let package = Package(
         // One small type per stage kind: binds the executor's StageKind protocol to JetData.
         .target(
             name: "Stages",
-            dependencies: ["Executor", "JetData", "LGAE", "Digest"],
+            dependencies: ["Executor", "JetData", "LGAE", "Evaluation", "Digest"],
             plugins: ["CodeDigestPlugin"]
         ),
 
@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Digest"]),
         .testTarget(name: "JetDataTests", dependencies: ["JetData", "SeededRandom", "Digest", "CHDF5", "HDF5Shim"]),
         .testTarget(name: "LGAETests", dependencies: ["LGAE", "SeededRandom"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData", "LGAE"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData", "LGAE", "Evaluation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "SeededRandom"]),
     ]
 )

@@ -34,6 +34,9 @@ public struct StageSpec: Sendable {
     /// Every declared parameter of the kind, with defaults and the profile's overrides applied.
     public let params: [String: JSONValue]
     public let description: String?
+    /// A name under the store root (e.g. `tables`) where the stage's current outputs are also
+    /// linked, for results people open by path; nil for most stages.
+    public let publish: String?
     public var upstream: [String] {
         var seen = Set<String>()
         return inputs.map(\.stage).filter { seen.insert($0).inserted }
@@ -59,7 +62,7 @@ public struct PipelineConfig: Sendable {
     public func stage(_ name: String) -> StageSpec? { byName[name].map { stages[$0] } }
 
     static let topKeys: Set<String> = ["version", "defaultProfile", "seed", "stages", "profiles", "description"]
-    static let stageKeys: Set<String> = ["kind", "inputs", "files", "params", "description"]
+    static let stageKeys: Set<String> = ["kind", "inputs", "files", "params", "description", "publish"]
     static let profileKeys: Set<String> = ["description", "seed", "params", "exclude"]
 
     /// Load and validate. `profile` nil means the file's `defaultProfile`.
@@ -157,7 +160,7 @@ public struct PipelineConfig: Sendable {
             fail("profiles.\(profileName ?? "").exclude[\(i)]", "no stage named '\(x)'", "use one of: \(stagesObj.keys.sorted().joined(separator: ", "))")
         }
         let names = stagesObj.keys.sorted().filter { !excluded.contains($0) }
-        struct Raw { var kind: (any StageKind)?; var inputs: [InputRef]; var files: [String]; var params: [String: JSONValue]; var description: String? }
+        struct Raw { var kind: (any StageKind)?; var inputs: [InputRef]; var files: [String]; var params: [String: JSONValue]; var description: String?; var publish: String? }
         var raws: [String: Raw] = [:]
         let knownKinds = kinds.keys.sorted().joined(separator: ", ")
         for name in names {
@@ -172,7 +175,16 @@ public struct PipelineConfig: Sendable {
             for k in so.keys.sorted() where !stageKeys.contains(k) {
                 fail("\(base).\(k)", "unknown key '\(k)'", "use one of: \(stageKeys.sorted().joined(separator: ", "))")
             }
-            var raw = Raw(kind: nil, inputs: [], files: [], params: [:], description: so["description"]?.stringValue)
+            var raw = Raw(kind: nil, inputs: [], files: [], params: [:], description: so["description"]?.stringValue, publish: nil)
+            if let p = so["publish"] {
+                let reserved: Set<String> = ["out", "objects", "tmp", "cache", "checkpoints", "inputs", "pipeline.sqlite"]
+                if let s = p.stringValue, !s.isEmpty, !s.contains("/"), !s.hasPrefix("."), !reserved.contains(s), !s.hasPrefix("pipeline.sqlite") {
+                    raw.publish = s
+                } else {
+                    fail("\(base).publish", "must be a plain directory name under the store, found \(p.canonical)",
+                         "use e.g. \"tables\" (not one of \(reserved.sorted().joined(separator: ", ")), no '/')")
+                }
+            }
             if let k = so["kind"] {
                 if let ks = k.stringValue {
                     if let kind = kinds[ks] { raw.kind = kind } else { fail("\(base).kind", "unknown stage kind '\(ks)'", "use one of: \(knownKinds)") }
@@ -282,7 +294,8 @@ public struct PipelineConfig: Sendable {
             let r = raws[n]!
             var files = r.files
             for f in r.kind!.implicitFiles(params: r.params) where !files.contains(f) { files.append(f) }
-            return StageSpec(name: n, kind: r.kind!, inputs: r.inputs, files: files, params: r.params, description: r.description)
+            return StageSpec(name: n, kind: r.kind!, inputs: r.inputs, files: files, params: r.params, description: r.description,
+                             publish: r.publish)
         }
         return PipelineConfig(
             file: file, workspace: workspace,

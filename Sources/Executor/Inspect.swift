@@ -112,6 +112,7 @@ extension Runner {
                      "object": .string(store.objectPath(o.digest))])
         })
         out["summary"] = e.summary
+        if let name = spec.publish { out["published"] = .string(store.root + "/" + name) }
         if let id = e.attemptID, let a = try store.attempt(id) {
             var prov: [String: JSONValue] = [
                 "attempt": .number(Double(a.id)), "run": .number(Double(a.runID)), "profile": .string(a.profile),
@@ -251,5 +252,87 @@ extension Store {
             for d in bad { unlink(objectPath(d)) }
         }
         return (checked, bad)
+    }
+}
+
+// MARK: comparing two results of a stage
+
+/// One cell of `pipeline diff`: a leaf of two stage summaries.
+public struct SummaryDifference: Sendable {
+    public let cell: String
+    public let a: JSONValue?
+    public let b: JSONValue?
+    /// b − a when both are numbers.
+    public var delta: Double? {
+        guard let x = a?.doubleValue, let y = b?.doubleValue else { return nil }
+        return y - x
+    }
+    public var changed: Bool { a != b }
+}
+
+extension Runner {
+    /// The stored result of `stage` that `reference` names: a profile (its current result), a run
+    /// number (`12` or `run:12`: the result last computed up to that run), `commit:SHA` (the last
+    /// result computed at that commit), or a key prefix.
+    public func result(of stage: String, at reference: String) throws -> (entry: CacheEntry, description: String) {
+        guard config.stage(stage) != nil else {
+            throw ConfigError(file: config.file, path: "stages", message: "no stage named '\(stage)'",
+                              fix: "use one of: \(config.stages.map(\.name).joined(separator: ", "))")
+        }
+        func entry(_ key: String, _ what: String) throws -> (CacheEntry, String) {
+            guard let e = try store.cacheEntry(key) else {
+                throw StageFailure("the result of '\(stage)' at \(what) (key \(key.prefix(16))) is no longer stored (garbage-collected?). Fix: rerun that profile or commit.")
+            }
+            return (e, "\(what), key \(key.prefix(12))")
+        }
+        if config.profileNames.contains(reference) || reference == config.profile.name {
+            guard let key = try store.heads(profile: reference)[stage] else {
+                throw StageFailure("profile '\(reference)' has no result for '\(stage)' yet. Fix: pipeline run --profile \(reference) \(stage)")
+            }
+            return try entry(key, "profile \(reference)")
+        }
+        let runText = reference.hasPrefix("run:") ? String(reference.dropFirst(4)) : reference
+        if let run = Int64(runText) {
+            guard try store.runProfile(run) != nil else {
+                throw StageFailure("there is no run \(run). Fix: pick a run number from `pipeline show --stage \(stage)` (provenance: run).")
+            }
+            guard let a = try store.succeededAttempts(stage: stage, upToRun: run).first else {
+                throw StageFailure("'\(stage)' had not been computed by run \(run). Fix: name a later run.")
+            }
+            return try entry(a.key, "run \(run) (computed in run \(a.runID))")
+        }
+        if reference.hasPrefix("commit:") {
+            let sha = String(reference.dropFirst(7))
+            guard sha.count >= 4, let a = try store.succeededAttempts(stage: stage, commitPrefix: sha).first else {
+                throw StageFailure("no result of '\(stage)' was computed at a commit starting with '\(sha)'. Fix: check the commit (`pipeline show --stage \(stage)` prints git_commit).")
+            }
+            return try entry(a.key, "commit \(a.gitCommit?.prefix(12) ?? "") (run \(a.runID))")
+        }
+        let hits = reference.count >= 6 ? try store.cacheEntries(stage: stage, keyPrefix: reference) : []
+        guard hits.count == 1 else {
+            throw StageFailure(hits.isEmpty
+                ? "'\(reference)' is not a profile (\(config.profileNames.joined(separator: ", "))), a run number, commit:SHA, or a stored key of '\(stage)'. Fix: use one of those."
+                : "the key prefix '\(reference)' is ambiguous for '\(stage)'. Fix: give more characters.")
+        }
+        return (hits[0], "key \(hits[0].key.prefix(12))")
+    }
+
+    /// Every leaf of the two summaries, by path (objects by key, arrays by position).
+    public func differences(_ a: JSONValue, _ b: JSONValue) -> [SummaryDifference] {
+        var left: [String: JSONValue] = [:], right: [String: JSONValue] = [:]
+        flatten(a, "", into: &left)
+        flatten(b, "", into: &right)
+        return Set(left.keys).union(right.keys).sorted().map { SummaryDifference(cell: $0, a: left[$0], b: right[$0]) }
+    }
+
+    private func flatten(_ v: JSONValue, _ path: String, into out: inout [String: JSONValue]) {
+        switch v {
+        case let .object(o):
+            for (k, x) in o { flatten(x, path.isEmpty ? k : path + "." + k, into: &out) }
+        case let .array(a):
+            for (i, x) in a.enumerated() { flatten(x, "\(path)[\(i)]", into: &out) }
+        default:
+            out[path] = v
+        }
     }
 }

@@ -225,7 +225,7 @@ public final class Runner: @unchecked Sendable {
             }
             let key = comps.key
             if !force, let outs = try usableOutputs(key) {
-                try publish(stage: spec.name, key: key, outputs: outs)
+                try publish(spec, key: key, outputs: outs)
                 return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), outs)
             }
             var announcedWait = false
@@ -239,11 +239,11 @@ public final class Runner: @unchecked Sendable {
                     }
                     // Another process may have finished this key while we waited.
                     if !force, let outs = try usableOutputs(key) {
-                        try publish(stage: spec.name, key: key, outputs: outs)
+                        try publish(spec, key: key, outputs: outs)
                         return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), outs)
                     }
                     let outs = try execute(spec, comps: comps, inputs: inputs, threads: threads)
-                    try publish(stage: spec.name, key: key, outputs: outs)
+                    try publish(spec, key: key, outputs: outs)
                     let dt = now() - t0
                     sink.event(String(format: "ran %@ in %.2f s", spec.name, dt))
                     return (StageOutcome(stage: spec.name, status: .executed, key: key, seconds: dt), outs)
@@ -254,7 +254,7 @@ public final class Runner: @unchecked Sendable {
                     }
                     Thread.sleep(forTimeInterval: 0.1)
                     if !force, let outs = try usableOutputs(key) {
-                        try publish(stage: spec.name, key: key, outputs: outs)
+                        try publish(spec, key: key, outputs: outs)
                         return (StageOutcome(stage: spec.name, status: .cached, key: key, seconds: now() - t0), outs)
                     }
                 }
@@ -376,14 +376,10 @@ public final class Runner: @unchecked Sendable {
     // MARK: publishing
 
     /// `out/STAGE` is a symlink to `out/.keys/KEY/`, a directory of links into `objects/`;
-    /// switching a stage to another result is one atomic rename of the symlink.
-    func publish(stage: String, key: String, outputs: [OutputFile]) throws {
-        let link = store.outDirectory + "/" + stage
-        let target = ".keys/" + key
-        var buf = [CChar](repeating: 0, count: 4096)
-        let n = readlink(link, &buf, buf.count - 1)
-        if n > 0, String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == target { return }
-        let keyDir = store.outDirectory + "/" + target
+    /// switching a stage to another result is one atomic rename of the symlink. A stage with
+    /// `publish: NAME` also gets `STORE/NAME` pointing at the same directory.
+    func publish(_ spec: StageSpec, key: String, outputs: [OutputFile]) throws {
+        let keyDir = store.outDirectory + "/.keys/" + key
         let fm = FileManager.default
         if !fm.fileExists(atPath: keyDir + "/.complete") {
             let tmp = keyDir + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -401,6 +397,22 @@ public final class Runner: @unchecked Sendable {
             if rename(tmp, keyDir) != 0 {
                 try? fm.removeItem(atPath: tmp)  // another process published the same key first
             }
+        }
+        try pointLink(store.outDirectory + "/" + spec.name, to: ".keys/" + key, stage: spec.name)
+        if let name = spec.publish {
+            try pointLink(store.root + "/" + name, to: "out/.keys/" + key, stage: spec.name)
+        }
+    }
+
+    /// Makes `link` a symlink to `target` by an atomic rename (no-op when it already is). Refuses to
+    /// replace anything that is not a symlink, so a user's own directory is never clobbered.
+    private func pointLink(_ link: String, to target: String, stage: String) throws {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink(link, &buf, buf.count - 1)
+        if n > 0, String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == target { return }
+        var st = stat()
+        if n < 0, lstat(link, &st) == 0 {
+            throw StageFailure("cannot publish outputs of '\(stage)' at \(link): something that is not a symlink is there. Fix: move it away; the pipeline only replaces its own links.")
         }
         let tmpLink = link + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         symlink(target, tmpLink)

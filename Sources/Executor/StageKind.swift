@@ -92,12 +92,16 @@ public protocol StageKind: Sendable {
     /// their content enters the key like `files`.
     func implicitFiles(params: [String: JSONValue]) -> [String]
     /// Turn inputs into files in `context.outputDirectory`; return summary figures for `show`.
+    /// A top-level `cells` object in the summary holds the figures `pipeline diff` compares by default.
     func run(_ context: StageContext) throws -> JSONValue
+    /// The summary as people read it in `pipeline show` (e.g. an aligned table), or nil for none.
+    func render(summary: JSONValue) -> String?
 }
 
 extension StageKind {
     public func check(params: [String: JSONValue]) -> [ParamIssue] { [] }
     public func implicitFiles(params: [String: JSONValue]) -> [String] { [] }
+    public func render(summary: JSONValue) -> String? { nil }
 }
 
 /// An error a stage raises itself; the message should already name the file, field and fix.

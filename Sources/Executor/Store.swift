@@ -334,6 +334,32 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// Successful attempts of a stage, newest first, for `pipeline diff`: the latest one with
+    /// `run_id ≤ run`, or whose commit starts with `commitPrefix`.
+    public func succeededAttempts(stage: String, upToRun run: Int64? = nil, commitPrefix: String? = nil) throws -> [Attempt] {
+        try db.read { db in
+            var sql = "SELECT * FROM attempts WHERE stage = ? AND outcome = 'succeeded'"
+            var args: [DatabaseValueConvertible] = [stage]
+            if let run { sql += " AND run_id <= ?"; args.append(run) }
+            if let commitPrefix { sql += " AND git_commit LIKE ?"; args.append(commitPrefix + "%") }
+            sql += " ORDER BY id DESC LIMIT 1"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Store.attempt(row:))
+        }
+    }
+
+    /// Cache entries of a stage whose key starts with `prefix`.
+    public func cacheEntries(stage: String, keyPrefix prefix: String) throws -> [CacheEntry] {
+        try db.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM cache WHERE stage = ? AND key LIKE ? LIMIT 2", arguments: [stage, prefix + "%"])
+                .compactMap(Store.cacheEntry(row:))
+        }
+    }
+
+    /// The run with this id, if any: its profile.
+    public func runProfile(_ id: Int64) throws -> String? {
+        try db.read { db in try String.fetchOne(db, sql: "SELECT profile FROM runs WHERE id = ?", arguments: [id]) }
+    }
+
     // MARK: workspace file digests (a stat cache: content digests without re-reading unchanged files)
 
     public func workspaceFileDigest(_ path: String) throws -> (digest: String, size: Int64) {

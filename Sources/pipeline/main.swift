@@ -8,7 +8,7 @@ import Stages
 struct Pipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Regenerate the LGAE paper's results from raw data, with every number traceable to its inputs.",
-        subcommands: [Run.self, Status.self, Show.self, Dag.self, Prov.self, GC.self, Verify.self, Kinds.self],
+        subcommands: [Run.self, Status.self, Show.self, Diff.self, Dag.self, Prov.self, GC.self, Verify.self, Kinds.self],
         defaultSubcommand: Status.self)
 }
 
@@ -162,13 +162,16 @@ struct Show: ParsableCommand {
             }
             let v = try runner.show(stage: stage)
             if json { print(v.pretty); return }
-            print(renderShow(v))
+            // A kind that renders its summary (roc: a table) replaces the raw JSON with it.
+            let rendered = v["summary"].flatMap { runner.config.stage(stage)!.kind.render(summary: $0) }
+            print(renderShow(v, summary: rendered == nil))
+            if let rendered { print(rendered) }
         }
     }
 }
 
 /// The human form of `show`: aligned sections, digests shortened.
-func renderShow(_ v: JSONValue) -> String {
+func renderShow(_ v: JSONValue, summary showSummary: Bool = true) -> String {
     var lines: [String] = []
     func s(_ key: String) -> String { v[key]?.stringValue ?? "" }
     lines.append("stage \(s("stage")) [\(s("kind"))], profile \(s("profile")): \(s("state"))")
@@ -210,11 +213,81 @@ func renderShow(_ v: JSONValue) -> String {
             if let x = p[k] { lines.append("  \(k.padding(toLength: 15, withPad: " ", startingAt: 0)) \(x.stringValue ?? x.canonical)") }
         }
     }
-    if let sum = v["summary"], sum != .null, sum != .object([:]) {
+    if let p = v["published"]?.stringValue { lines.append("published at \(p)") }
+    if showSummary, let sum = v["summary"], sum != .null, sum != .object([:]) {
         lines.append("summary")
         for line in sum.pretty.split(separator: "\n") { lines.append("  " + line) }
     }
     return lines.joined(separator: "\n")
+}
+
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare two results of a stage cell by cell (profiles, run numbers, commit:SHA or keys).",
+        discussion: """
+            A and B each name a result: a profile (its current result, e.g. sample), a run number \
+            (12 or run:12: the result last computed up to that run), commit:SHA (the last result \
+            computed at that commit) or a stored key prefix. Stages whose summary has a `cells` \
+            object (roc) are compared on those cells unless --everything.
+            """)
+
+    @OptionGroup var common: Common
+
+    @Argument(help: "The first result.")
+    var a: String
+
+    @Argument(help: "The second result.")
+    var b: String
+
+    @Option(help: "The stage to compare.")
+    var stage: String
+
+    @Flag(help: "Also list the cells that are equal.")
+    var all = false
+
+    @Flag(help: "Compare the whole summary, not only its `cells`.")
+    var everything = false
+
+    @Flag(help: "Machine-readable output.")
+    var json = false
+
+    func run() throws {
+        try guarded {
+            let runner = try common.open()
+            let (ea, da) = try runner.result(of: stage, at: a)
+            let (eb, db) = try runner.result(of: stage, at: b)
+            func part(_ s: JSONValue) -> JSONValue { !everything && s["cells"] != nil ? s["cells"]! : s }
+            let diffs = runner.differences(part(ea.summary), part(eb.summary))
+            let shown = all ? diffs : diffs.filter(\.changed)
+            if json {
+                print(JSONValue.object([
+                    "stage": .string(stage), "a": .string(da), "b": .string(db),
+                    "cells": .array(shown.map { d in
+                        .object(["cell": .string(d.cell), "a": d.a ?? .null, "b": d.b ?? .null, "delta": d.delta.map { .number($0) } ?? .null])
+                    }),
+                ]).pretty)
+                return
+            }
+            print("\(stage): A = \(da); B = \(db)")
+            if ea.key == eb.key { print("  the same result (same key): no differences") ; return }
+            guard !shown.isEmpty else { print("  \(diffs.count) cells compared, all equal"); return }
+            func text(_ v: JSONValue?) -> String {
+                guard let v else { return "(absent)" }
+                if let d = v.doubleValue { return String(format: "%.6g", d) }
+                return v.stringValue ?? v.canonical
+            }
+            let w0 = max(4, shown.map(\.cell.count).max() ?? 0)
+            let w1 = max(1, shown.map { text($0.a).count }.max() ?? 0), w2 = max(1, shown.map { text($0.b).count }.max() ?? 0)
+            print("  " + "cell".padding(toLength: w0, withPad: " ", startingAt: 0) + "  " + "A".padding(toLength: w1, withPad: " ", startingAt: 0)
+                  + "  " + "B".padding(toLength: w2, withPad: " ", startingAt: 0) + "  B − A")
+            for d in shown {
+                let delta = d.delta.map { String(format: "%+.3g", $0) } ?? (d.changed ? "changed" : "")
+                print("  " + d.cell.padding(toLength: w0, withPad: " ", startingAt: 0) + "  " + text(d.a).padding(toLength: w1, withPad: " ", startingAt: 0)
+                      + "  " + text(d.b).padding(toLength: w2, withPad: " ", startingAt: 0) + "  " + delta)
+            }
+            print("  \(diffs.filter(\.changed).count) of \(diffs.count) cells differ")
+        }
+    }
 }
 
 struct Dag: ParsableCommand {

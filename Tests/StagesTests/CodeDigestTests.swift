@@ -61,7 +61,8 @@ final class CodeDigestTests: XCTestCase {
         let prefixesByKind: [String: [String]] = [
             "command": CommandStage.code, "fetch": FetchStage.code, "unpack": UnpackStage.code, "load": LoadStage.code,
             "preprocess": PreprocessStage.code, "split": SplitStage.code, "train-lgae": TrainStage.code,
-            "equivariance": EquivarianceStage.code,
+            "equivariance": EquivarianceStage.code, "reconstruct": ReconstructStage.code, "match": MatchStage.code,
+            "errors": ErrorsStage.code, "roc": ROCStage.code, "tables": TablesStage.code,
         ]
         XCTAssertEqual(Set(prefixesByKind.keys), Set(allStageKinds.keys), "a kind is missing from this test")
         for (kind, own) in prefixesByKind {

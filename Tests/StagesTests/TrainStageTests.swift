@@ -34,6 +34,11 @@ final class TrainStageTests: PipelineTestCase {
             "kind": "equivariance", "inputs": ["train/model.lgae", "split"],
             "params": ["jets": 12, "batchSize": 6, "boostPoints": 3, "rotationPoints": 3, "maxRapidity": 4],
         ]
+        stages["reconstruct"] = [
+            "kind": "reconstruct", "inputs": ["train/model.lgae", "train/training.json", "split"],
+            "params": ["parts": ["qcd_test", "t_test"], "jets": 20],
+        ]
+        stages["roc"] = ["kind": "roc", "inputs": ["reconstruct"], "params": ["signals": ["t_test"]]]
         doc["stages"] = .object(stages)
         try writeConfig(ws, .object(doc))
         return ws
@@ -41,7 +46,7 @@ final class TrainStageTests: PipelineTestCase {
 
     private func outputs(_ ws: String) throws -> [String: Data] {
         var out: [String: Data] = [:]
-        for stage in ["train", "equivariance"] {
+        for stage in ["train", "equivariance", "reconstruct", "roc"] {
             let dir = ws + "/artifacts/out/" + stage
             for name in try FileManager.default.contentsOfDirectory(atPath: dir) where !name.hasPrefix(".") {
                 out[stage + "/" + name] = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name))
@@ -78,6 +83,24 @@ final class TrainStageTests: PipelineTestCase {
         XCTAssertTrue(first.stderr.contains("compression rate 30.00%"), first.stderr)
         XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: a + "/artifacts/checkpoints")) ?? [], [],
                        "checkpoints of a finished training are removed")
+        // The trained model over 20 QCD and 20 top test jets: reconstructions back in TeV, latents stored.
+        let reco = try JSONParser.parse(try Data(contentsOf: URL(fileURLWithPath: a + "/artifacts/out/reconstruct/reconstruction.json")))
+        XCTAssertEqual(reco["aggregation"], "minmax")
+        XCTAssertEqual(reco["loss"], "chamfer")
+        XCTAssertEqual(reco["parts"], ["qcd_test": 20, "t_test": 20])
+        let target = try readNpy(a + "/artifacts/out/reconstruct/qcd_test_target.npy", as: Double.self)
+        let output = try readNpy(a + "/artifacts/out/reconstruct/qcd_test_output.npy", as: Double.self)
+        XCTAssertEqual(target.shape, [20, 30, 4])
+        XCTAssertEqual(output.shape, [20, 30, 4])
+        XCTAssertEqual(try readNpy(a + "/artifacts/out/reconstruct/t_test_latent_vectors.npy", as: Double.self).shape, [20, 4, 4, 2],
+                       "Min-Max with τ = 2 has 2 × 2 latent 4-vectors")
+        let jetE = { (v: [Double]) in (0..<20).map { j in (0..<30).reduce(0.0) { $0 + v[(j * 30 + $1) * 4] } } }
+        let ratio = zip(jetE(output.values), jetE(target.values)).map { $0 / $1 }.sorted()[10]
+        XCTAssertTrue(ratio > 0.2 && ratio < 5, "de-normalised outputs carry the jets' TeV scale: median E ratio \(ratio)")
+        let auc = try JSONParser.parse(try Data(contentsOf: URL(fileURLWithPath: a + "/artifacts/out/roc/roc.json")))["models"]!
+            .arrayValue![0]["scores"]!["chamfer_cartesian"]!["t"]!["auc"]!.doubleValue!
+        XCTAssertTrue(auc >= 0.5 && auc <= 1, "\(auc)")
+
         let sweep = try readText(a + "/artifacts/out/equivariance/equivariance.csv").split(separator: "\n")
         XCTAssertEqual(sweep.count, 1 + 3 + 3)
         for row in sweep.dropFirst() {
@@ -106,8 +129,10 @@ final class TrainStageTests: PipelineTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("resuming from the checkpoint after epoch"), resumed.stderr)
         let (outA, outB) = (try outputs(a), try outputs(b))
-        XCTAssertEqual(outA.keys.sorted(), ["equivariance/equivariance.csv", "equivariance/equivariance.json", "train/final.ckpt",
-                                            "train/losses.csv", "train/model.lgae", "train/training.json"])
+        XCTAssertEqual(outA.keys.filter { !$0.hasPrefix("reconstruct/") }.sorted(), [
+            "equivariance/equivariance.csv", "equivariance/equivariance.json", "roc/roc.csv", "roc/roc.json", "roc/roc_points.csv",
+            "roc/scores-reconstruct.npy", "train/final.ckpt", "train/losses.csv", "train/model.lgae", "train/training.json"])
+        XCTAssertEqual(outA.keys.filter { $0.hasPrefix("reconstruct/") }.count, 2 * 5 + 1)
         for (name, bytes) in outA {
             XCTAssertTrue(outB[name] == bytes, "\(name) differs between the uninterrupted 2-thread run and the killed-and-resumed 1-thread run")
         }

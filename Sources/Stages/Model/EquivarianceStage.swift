@@ -43,13 +43,7 @@ struct EquivarianceStage: StageKind {
     }
 
     func run(_ ctx: StageContext) throws -> JSONValue {
-        let modelFile = try ctx.input(named: "model.lgae")
-        let model: LGAEModel
-        do {
-            model = try LGAEModel(serialized: [UInt8](try Data(contentsOf: URL(fileURLWithPath: modelFile.path))))
-        } catch {
-            throw StageFailure("stage '\(ctx.stage)': \(modelFile.label): \(error). Fix: feed the `model.lgae` of a `train-lgae` stage.")
-        }
+        let (model, modelFile) = try trainedModel(ctx)
         let test = try JetArrays(ctx, part: "qcd_test", particles: model.config.particleCount)
         let count = min(test.count, try ctx.int("jets"))
         guard count > 0 else { throw StageFailure("stage '\(ctx.stage)': the test set is empty. Fix: check the `split` stage.") }

@@ -67,3 +67,13 @@ struct JetArrays {
         return TrainingSet(jets: jets, targets: jets.map(\.p4))
     }
 }
+
+/// The stage's `model.lgae` input, read and checked, with the input it came from (for messages).
+func trainedModel(_ ctx: StageContext) throws -> (LGAEModel, StageInput) {
+    let file = try ctx.input(named: "model.lgae")
+    do {
+        return (try LGAEModel(serialized: [UInt8](try Data(contentsOf: URL(fileURLWithPath: file.path)))), file)
+    } catch {
+        throw StageFailure("stage '\(ctx.stage)': \(file.label): \(error). Fix: feed the `model.lgae` of a `train-lgae` stage.")
+    }
+}
