@@ -233,6 +233,29 @@ final class EvaluationStageTests: PipelineTestCase {
         XCTAssertTrue(failure("errors").contains("no `match` stage among its inputs pairs reconstruct-a"), failure("errors"))
     }
 
+    /// The evaluation stages' only cross-jet reductions go through `inChunks`: fixed chunks, results in
+    /// chunk order, so sums and pooled arrays are the same for any thread count.
+    func testChunkedWorkGivesTheSameResultOnAnyThreadCount() throws {
+        func run(_ threads: Int) throws -> (Double, [Int]) {
+            let parts = try inChunks(count: 1000, threads: threads, chunk: 7) { first, end -> (Double, [Int]) in
+                ((first..<end).reduce(0.0) { $0 + 1 / Double($1 + 1) }, Array(first..<end))
+            }
+            return (parts.reduce(0) { $0 + $1.0 }, parts.flatMap(\.1))
+        }
+        let one = try run(1)
+        XCTAssertEqual(one.1, Array(0..<1000))
+        for t in [2, 3, 8] {
+            let other = try run(t)
+            XCTAssertEqual(other.0.bitPattern, one.0.bitPattern, "\(t) threads")
+            XCTAssertEqual(other.1, one.1)
+        }
+        struct Boom: Error {}
+        XCTAssertThrowsError(try inChunks(count: 100, threads: 2, chunk: 10) { first, _ -> Int in
+            if first == 50 { throw Boom() }
+            return first
+        })
+    }
+
     func testTableEmissionMatchesTheFixture() {
         let rows = [
             TableRow(info: ["model": "LGAE", "aggregation": "minmax", "latentVectors": 4, "compressionRate": 0.5666666666666667],

@@ -114,10 +114,24 @@ struct ErrorsStage: StageKind {
             ])
         }
         let report: JSONValue = ["part": .string(part), "tableJetDefinition": "code", "models": .array(rows)]
+        // The medians and IQRs of Tables 2 and 3 per model, keyed by name, for `pipeline diff`.
+        var cells: [String: JSONValue] = [:]
+        for r in rows {
+            var c: [String: JSONValue] = [:]
+            for f in ParticleRelativeErrors.featureNames {
+                for q in ["median", "iqr"] { c["particle_\(f)_\(q)"] = r["particle"]?[f]?[q] ?? .null }
+            }
+            for d in JetErrorDefinition.allCases.map(\.rawValue) {
+                for f in JetFeatures.names {
+                    for q in ["median", "iqr"] { c["jet_\(d)_\(f)_\(q)"] = r["jet"]?[d]?[f]?[q] ?? .null }
+                }
+            }
+            cells[r["stage"]?.stringValue ?? "?"] = .object(c)
+        }
         try particleCSV.write(toFile: ctx.outputPath("particle_errors.csv"), atomically: false, encoding: .utf8)
         try jetCSV.write(toFile: ctx.outputPath("jet_errors.csv"), atomically: false, encoding: .utf8)
         try (report.pretty + "\n").write(toFile: ctx.outputPath("errors.json"), atomically: false, encoding: .utf8)
-        return report
+        return ["part": .string(part), "models": .number(Double(rows.count)), "cells": .object(cells)]
     }
 }
 
