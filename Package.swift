@@ -8,7 +8,8 @@ import PackageDescription
 
 // The LGAE kernels are written for 256-bit SIMD with fused multiply-add. x86-64 compilers default
 // to SSE2, where they run about half as fast and every fused multiply-add is a libm call, so LGAE is
-// compiled for AVX2 + FMA ("haswell": any Intel or AMD x86-64 CPU since 2013/2017).
+// compiled for AVX2 + FMA ("haswell": any Intel or AMD x86-64 CPU since 2013/2017); so are the
+// evaluation kernels (Chamfer distances, assignment costs).
 #if arch(x86_64)
 let lgaeSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 #else
@@ -55,7 +56,8 @@ let package = Package(
         .executableTarget(name: "lgae-bench", dependencies: ["LGAE"], path: "Sources/lgae-bench"),
 
         // Evaluation: matching, relative errors, ROC curves. Pure Swift, knows nothing about SQLite or the executor.
-        .target(name: "Evaluation"),
+        .target(name: "Evaluation", swiftSettings: lgaeSwiftSettings),
+        .executableTarget(name: "eval-bench", dependencies: ["Evaluation", "JetData"], path: "Sources/eval-bench"),
 
         // Build-time code digests: hashes the sources of every stage so that editing a stage's code
         // invalidates exactly that stage, with no version number to bump by hand.

@@ -97,16 +97,81 @@ public struct SortedScores: Sendable {
 
     public init(_ scores: [Double]) throws {
         if let bad = scores.firstIndex(where: { $0.isNaN }) { throw ROCError.nanScore(index: bad) }
-        descending = scores.sorted(by: >)
+        descending = sortedDescending(scores)
     }
 
-    /// Two sorted lists merged (the combined signal of several samples).
+    /// Several sorted lists merged in one linear pass each (the combined signal of several samples).
     public init(merging parts: [SortedScores]) {
         var merged: [Double] = []
-        merged.reserveCapacity(parts.reduce(0) { $0 + $1.count })
-        for p in parts { merged += p.descending }
-        descending = merged.sorted(by: >)
+        for p in parts { merged = mergeDescending(merged, p.descending) }
+        descending = merged
     }
+}
+
+/// Scores in decreasing order by a least-significant-digit radix sort on order-preserving 64-bit
+/// keys: six passes of 11 bits, skipping the passes whose digit is the same for every score (the
+/// exponent bits, usually). It is a few times faster than a comparison sort on the 35,000–106,000
+/// scores of a test split, where the comparison sort's merges mispredict on random data. Equal
+/// values stay equal, so the order of ties does not matter to the ROC.
+func sortedDescending(_ values: [Double]) -> [Double] {
+    let n = values.count
+    if n < 512 { return values.sorted(by: >) }
+    // Ascending doubles ↔ ascending keys: flip all bits of negatives, the sign bit of the rest; then
+    // complement, so that ascending keys are descending doubles. (−0 and +0 get adjacent keys.)
+    let sign: UInt64 = 1 << 63
+    var keys = values.map { v -> UInt64 in
+        let b = v.bitPattern
+        return ~(b & sign != 0 ? ~b : b | sign)
+    }
+    var other = [UInt64](repeating: 0, count: n)
+    let bits = 11, radix = 1 << bits, mask = UInt64(radix - 1), passes = 6
+    var counts = [Int](repeating: 0, count: radix * passes)
+    keys.withUnsafeMutableBufferPointer { k in
+        other.withUnsafeMutableBufferPointer { o in
+            counts.withUnsafeMutableBufferPointer { c in
+                for key in k {
+                    for p in 0..<passes { c[p * radix + Int((key >> UInt64(p * bits)) & mask)] += 1 }
+                }
+                var src = k, dst = o
+                for p in 0..<passes {
+                    let base = p * radix, shift = UInt64(p * bits)
+                    if c[base + Int((src[0] >> shift) & mask)] == n { continue }  // one digit for all: no reordering
+                    var sum = 0
+                    for d in 0..<radix {
+                        let count = c[base + d]
+                        c[base + d] = sum
+                        sum += count
+                    }
+                    for key in src {
+                        let d = base + Int((key >> shift) & mask)
+                        dst[c[d]] = key
+                        c[d] += 1
+                    }
+                    swap(&src, &dst)
+                }
+                if src.baseAddress != k.baseAddress { k.baseAddress!.update(from: src.baseAddress!, count: n) }
+            }
+        }
+    }
+    return keys.map { key in
+        let a = ~key
+        return Double(bitPattern: a & sign != 0 ? a & ~sign : ~a)
+    }
+}
+
+/// Two decreasing lists merged into one.
+func mergeDescending(_ a: [Double], _ b: [Double]) -> [Double] {
+    if a.isEmpty { return b }
+    if b.isEmpty { return a }
+    var out = [Double]()
+    out.reserveCapacity(a.count + b.count)
+    var i = 0, j = 0
+    while i < a.count && j < b.count {
+        if a[i] >= b[j] { out.append(a[i]); i += 1 } else { out.append(b[j]); j += 1 }
+    }
+    out += a[i...]
+    out += b[j...]
+    return out
 }
 
 public enum ROCError: Error, Equatable, CustomStringConvertible {

@@ -7,28 +7,58 @@
 /// with the non-squared Euclidean norm and a mean over the n slots, x the reconstruction and y the
 /// target. The minima are taken on squared distances and rooted once each — √ is monotonic and
 /// correctly rounded, so min √d² = √(min d²) exactly — which saves n² − 2n square roots.
+///
+/// The target is transposed into four component arrays of ⌈n/4⌉ SIMD4 blocks (padded with +∞,
+/// whose distances are +∞ and never a minimum), so one reconstructed point meets four target points
+/// per step: four subtractions, one multiply and three fused multiply-adds, and two vector minima
+/// that keep the row minimum and the four column minima in registers and memory without a
+/// horizontal reduction per pair. `scratch` must hold `chamferScratchCount(particles: n)` doubles.
 public func chamferScore(reconstruction x: UnsafeBufferPointer<SIMD4<Double>>, target y: UnsafeBufferPointer<SIMD4<Double>>,
-                         columnMinima: UnsafeMutableBufferPointer<Double>) -> Double {
+                         scratch: UnsafeMutableBufferPointer<Double>) -> Double {
     let n = x.count
-    precondition(y.count == n && columnMinima.count >= n, "chamferScore: clouds of different sizes")
+    let blocks = (n + 3) / 4
+    precondition(y.count == n && scratch.count >= chamferScratchCount(particles: n), "chamferScore: clouds of different sizes or scratch too small")
     guard n > 0 else { return 0 }
-    for j in 0..<n { columnMinima[j] = .infinity }
-    var rows = 0.0
-    for i in 0..<n {
-        let xi = x[i]
-        var rowMin = Double.infinity
-        for j in 0..<n {
-            let d = xi - y[j]
-            let d2 = (d * d).sum()
-            rowMin = min(rowMin, d2)
-            columnMinima[j] = min(columnMinima[j], d2)
+    return UnsafeMutableRawPointer(scratch.baseAddress!).withMemoryRebound(to: SIMD4<Double>.self, capacity: 5 * blocks) { v in
+        let e = v, px = v + blocks, py = v + 2 * blocks, pz = v + 3 * blocks, colMin = v + 4 * blocks
+        for b in 0..<blocks {
+            var ve = SIMD4<Double>(repeating: .infinity), vx = ve, vy = ve, vz = ve
+            for l in 0..<4 where 4 * b + l < n {
+                let p = y[4 * b + l]
+                ve[l] = p[0]; vx[l] = p[1]; vy[l] = p[2]; vz[l] = p[3]
+            }
+            e[b] = ve; px[b] = vx; py[b] = vy; pz[b] = vz
+            colMin[b] = SIMD4(repeating: .infinity)
         }
-        rows += rowMin.squareRoot()
+        var rows = 0.0
+        for i in 0..<n {
+            let xi = x[i]
+            let xe = SIMD4(repeating: xi[0]), xx = SIMD4(repeating: xi[1]), xy = SIMD4(repeating: xi[2]), xz = SIMD4(repeating: xi[3])
+            var rowMin = SIMD4<Double>(repeating: .infinity)
+            for b in 0..<blocks {
+                let de = xe - e[b], dx = xx - px[b], dy = xy - py[b], dz = xz - pz[b]
+                var d2 = de * de
+                d2.addProduct(dx, dx)
+                d2.addProduct(dy, dy)
+                d2.addProduct(dz, dz)
+                rowMin = lanewiseMin(rowMin, d2)
+                colMin[b] = lanewiseMin(colMin[b], d2)
+            }
+            rows += rowMin.min().squareRoot()
+        }
+        var columns = 0.0
+        for j in 0..<n { columns += colMin[j / 4][j % 4].squareRoot() }
+        return (rows + columns) / Double(n)
     }
-    var columns = 0.0
-    for j in 0..<n { columns += columnMinima[j].squareRoot() }
-    return (rows + columns) / Double(n)
 }
+
+/// The smaller of each lane (no NaN here). The standard library's `pointwiseMin` is not inlined into
+/// this loop and cost three quarters of its time; a compare-and-blend is two instructions.
+@inline(__always)
+func lanewiseMin(_ a: SIMD4<Double>, _ b: SIMD4<Double>) -> SIMD4<Double> { a.replacing(with: b, where: b .< a) }
+
+/// Doubles of scratch `chamferScore` needs for clouds of `n` points.
+public func chamferScratchCount(particles n: Int) -> Int { 5 * 4 * ((n + 3) / 4) }
 
 /// The reference's particle MSE score, `((x − y)²).sum(-1).mean(-1)`: slot i against slot i, the
 /// squared distance averaged over the n slots (no matching; §11.3).

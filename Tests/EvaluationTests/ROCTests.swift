@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Evaluation
+import SeededRandom
 
 /// ROC curves against scikit-learn 1.9.1 / numpy 2.4.6. For each case the expected arrays were
 /// printed (repr of each float) by
@@ -259,5 +260,31 @@ final class ROCTests: XCTestCase {
             XCTAssertEqual(got.firstPoint, first, "eb = \(eb)")
             XCTAssertEqual(got.interpolated, interp, "eb = \(eb)")
         }
+    }
+
+    /// The radix sort behind SortedScores against the standard library's comparison sort, on scores
+    /// with both signs, ±0, infinities, subnormals, huge and tiny magnitudes and many ties.
+    func testRadixSortAgreesWithComparisonSort() throws {
+        var g = Xoshiro256StarStar(seed: 7)
+        for n in [511, 512, 513, 4_000, 40_000] {
+            var v: [Double] = []
+            for k in 0..<n {
+                switch g.nextBelow(8) {
+                case 0: v.append(Double(g.nextBelow(5)))                        // ties
+                case 1: v.append(-Double(g.nextBelow(5)) / 4)
+                case 2: v.append(k % 2 == 0 ? 0.0 : -0.0)
+                case 3: v.append([Double.infinity, -.infinity, .leastNonzeroMagnitude, -.greatestFiniteMagnitude][Int(g.nextBelow(4))])
+                case 4: v.append((g.nextUniform() - 0.5) * 1e300)
+                default: v.append((g.nextUniform() - 0.5) * 1e-3)
+                }
+            }
+            let radix = try SortedScores(v).descending, reference = v.sorted(by: >)
+            XCTAssertEqual(radix.count, n)
+            XCTAssertTrue(zip(radix, reference).allSatisfy { $0 == $1 }, "n = \(n)")
+            XCTAssertEqual(radix.map(\.bitPattern).sorted(), v.map(\.bitPattern).sorted(), "the same values, bit for bit (n = \(n))")
+        }
+        // Merging sorted parts is the sorted whole.
+        let parts = try [[3.0, 1, 1, -2], [2.0, 1], [], [5.0, -7]].map { try SortedScores($0) }
+        XCTAssertEqual(SortedScores(merging: parts).descending, [5, 3, 2, 1, 1, 1, -2, -7])
     }
 }

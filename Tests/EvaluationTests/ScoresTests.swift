@@ -7,10 +7,10 @@ import SeededRandom
 /// mean over the n slots, the ordered MSE score, and the point spaces.
 
 private func chamfer(_ x: [SIMD4<Double>], _ y: [SIMD4<Double>]) -> Double {
-    var minima = [Double](repeating: .nan, count: x.count)
+    var minima = [Double](repeating: .nan, count: chamferScratchCount(particles: x.count))
     return x.withUnsafeBufferPointer { xb in
         y.withUnsafeBufferPointer { yb in
-            minima.withUnsafeMutableBufferPointer { chamferScore(reconstruction: xb, target: yb, columnMinima: $0) }
+            minima.withUnsafeMutableBufferPointer { chamferScore(reconstruction: xb, target: yb, scratch: $0) }
         }
     }
 }

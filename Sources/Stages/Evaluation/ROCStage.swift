@@ -258,7 +258,7 @@ struct JetScorer {
         particles = n
         x = Array(repeating: .zero, count: n)
         y = Array(repeating: .zero, count: n)
-        minima = Array(repeating: 0, count: n)
+        minima = Array(repeating: 0, count: chamferScratchCount(particles: n))
         scratch = Array(repeating: 0, count: 3 * n)
         emd = EMDSolver(capacity: n)
         emdX = Array(repeating: 0, count: 3 * n)
@@ -281,7 +281,7 @@ struct JetScorer {
             y.withUnsafeBufferPointer { yb in
                 switch score {
                 case .chamferCartesian, .chamferNormalisedCartesian, .chamferRelativePolar:
-                    return minima.withUnsafeMutableBufferPointer { chamferScore(reconstruction: xb, target: yb, columnMinima: $0) }
+                    return minima.withUnsafeMutableBufferPointer { chamferScore(reconstruction: xb, target: yb, scratch: $0) }
                 case .mseCartesian, .mseNormalisedCartesian, .emdRelativePolar:
                     return mseScore(reconstruction: xb, target: yb)
                 }
