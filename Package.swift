@@ -55,6 +55,10 @@ let package = Package(
         .target(name: "LGAE", dependencies: ["SeededRandom"], swiftSettings: lgaeSwiftSettings),
         .executableTarget(name: "lgae-bench", dependencies: ["LGAE"], path: "Sources/lgae-bench"),
 
+        // The paper's baselines (spec §12): GNNAE (MPNN, jet- and particle-level latents) and CNNAE
+        // (jet images). Flat float64 parameters with hand-written backward passes, like the LGAE.
+        .target(name: "Baselines", dependencies: ["SeededRandom"], swiftSettings: lgaeSwiftSettings),
+
         // Evaluation: matching, relative errors, ROC curves. Pure Swift, knows nothing about SQLite or the executor.
         .target(name: "Evaluation", swiftSettings: lgaeSwiftSettings),
         .executableTarget(name: "eval-bench", dependencies: ["Evaluation", "JetData"], path: "Sources/eval-bench"),
@@ -81,5 +85,6 @@ let package = Package(
         .testTarget(name: "LGAETests", dependencies: ["LGAE", "SeededRandom"]),
         .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData", "LGAE", "Evaluation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "SeededRandom"]),
+        .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "SeededRandom"]),
     ]
 )
