@@ -189,6 +189,20 @@ final class EvaluationStageTests: PipelineTestCase {
         XCTAssertTrue(diffs.contains { $0.cell == "reconstruct-a.w.auc" && $0.changed && $0.delta == 1 - 0.5625 })
         XCTAssertTrue(diffs.contains { $0.cell == "reconstruct-a.t.auc" && !$0.changed })
         XCTAssertThrowsError(try runner2.result(of: "roc", at: "nonsense"))
+
+        // The same through the CLI: `diff` lists the changed cells, `show` renders the table.
+        let diff = try cli(ws2, ["diff", "1", "default", "--stage", "roc"])
+        XCTAssertEqual(diff.status, 0, diff.stderr)
+        XCTAssertTrue(diff.stdout.contains("reconstruct-a.w.auc"), diff.stdout)
+        XCTAssertTrue(diff.stdout.contains("of 24 cells differ"), diff.stdout)
+        XCTAssertFalse(diff.stdout.contains("reconstruct-a.t.auc"), "equal cells are listed only with --all")
+        let diffJSON = try JSONParser.parse(try cli(ws2, ["diff", "1", "default", "--stage", "roc", "--json", "--all"]).stdout)
+        XCTAssertEqual(diffJSON["cells"]?.arrayValue?.count, 24)
+        let show = try cli(ws2, ["show", "--stage", "roc"])
+        XCTAssertTrue(show.stdout.contains("anomaly detection, mse_cartesian score"), show.stdout)
+        let bad = try cli(ws2, ["diff", "nonsense", "default", "--stage", "roc"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("is not a profile"), bad.stderr)
     }
 
     /// Compiles a standalone LaTeX file with pdflatex when the machine has it (CI installs it), so a
