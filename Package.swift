@@ -58,6 +58,7 @@ let package = Package(
         // The paper's baselines (spec §12): GNNAE (MPNN, jet- and particle-level latents) and CNNAE
         // (jet images). Flat float64 parameters with hand-written backward passes, like the LGAE.
         .target(name: "Baselines", dependencies: ["SeededRandom"], swiftSettings: lgaeSwiftSettings),
+        .executableTarget(name: "baselines-bench", dependencies: ["Baselines", "LGAE", "SeededRandom"], path: "Sources/baselines-bench"),
 
         // Evaluation: matching, relative errors, ROC curves. Pure Swift, knows nothing about SQLite or the executor.
         .target(name: "Evaluation", swiftSettings: lgaeSwiftSettings),

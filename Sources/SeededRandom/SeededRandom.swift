@@ -126,3 +126,18 @@ public func fisherYatesPermutation(count: Int, rng: inout Xoshiro256StarStar) ->
     }
     return p
 }
+
+extension Xoshiro256StarStar {
+    /// A standard normal by Box–Muller: two uniforms per draw and no cached second value, so that
+    /// the stream is simple to reproduce elsewhere (the benchmarks' synthetic jets).
+    public mutating func nextStandardNormal() -> Double {
+        let u1 = 1 - nextUniform()   // (0, 1]
+        let u2 = nextUniform()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+
+    /// Exp(1) by inversion.
+    public mutating func nextExponential() -> Double {
+        -log(1 - nextUniform())
+    }
+}

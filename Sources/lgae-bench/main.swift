@@ -67,18 +67,6 @@ func parseOptions() -> Options {
     return options
 }
 
-/// Standard normal by Box–Muller (uses two uniforms per draw, no caching, so the stream is simple).
-func normal(_ rng: inout Xoshiro256StarStar) -> Double {
-    let u1 = 1 - rng.nextUniform()   // (0, 1]
-    let u2 = rng.nextUniform()
-    return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-}
-
-/// Exp(1) by inversion.
-func exponential(_ rng: inout Xoshiro256StarStar) -> Double {
-    -log(1 - rng.nextUniform())
-}
-
 /// B normalised synthetic jets of N particles (all real) and their targets (the same jets).
 func syntheticJets(count: Int, particles n: Int, rng: inout Xoshiro256StarStar) -> (jets: [JetInput], targets: [[Double]]) {
     var jets: [JetInput] = []
@@ -86,9 +74,9 @@ func syntheticJets(count: Int, particles n: Int, rng: inout Xoshiro256StarStar) 
     for _ in 0..<count {
         var p4 = [Double](repeating: 0, count: 4 * n)
         for i in 0..<n {
-            let pt = exponential(&rng)
-            let eta = 0.2 * normal(&rng)
-            let phi = 0.2 * normal(&rng)
+            let pt = rng.nextExponential()
+            let eta = 0.2 * rng.nextStandardNormal()
+            let phi = 0.2 * rng.nextStandardNormal()
             p4[4 * i] = pt * cosh(eta)
             p4[4 * i + 1] = pt * cos(phi)
             p4[4 * i + 2] = pt * sin(phi)

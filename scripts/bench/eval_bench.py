@@ -58,6 +58,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchjson import last_json  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 REEXEC_MARKER = "EVAL_BENCH_REEXECUTED"
 SIGNALS = ["t", "w", "z"]
@@ -243,12 +246,6 @@ def run_references(np, data, reps):
 # Swift
 
 
-def last_json(text):
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError("no JSON line in the output:\n" + text[-2000:])
 
 
 def run_swift(binary, directory, reps):

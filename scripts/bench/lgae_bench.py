@@ -25,18 +25,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchjson import last_json  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_JETS = 208_758   # QCD training jets of the paper's split (spec §2.4)
 VALID_JETS = 69_586    # QCD validation jets, one inference pass per epoch
 CONFIGS = [("minmax-k4", "minmax", 4), ("mix-k2", "mix", 2)]
 
 
-def last_json(text):
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError("no JSON line in the output:\n" + text[-2000:])
 
 
 def run(cmd):
