@@ -31,12 +31,13 @@ final class EvaluationStageTests: PipelineTestCase {
         return p + [0, 0, 0, 0]
     }
 
-    private func writeFakeReconstruction(_ ws: String, _ name: String, aggregation: String, latent: Int, loss: String) throws -> JSONValue {
+    private func writeFakeReconstruction(_ ws: String, _ name: String, aggregation: String, latent: Int, loss: String,
+                                         shifts allShifts: [String: [Double]] = EvaluationStageTests.shifts) throws -> JSONValue {
         var files: [String] = []
         var parts: [String: JSONValue] = [:]
         try FileManager.default.createDirectory(atPath: "\(ws)/fake/\(name)", withIntermediateDirectories: true)
         for (k, part) in ["qcd_test", "t_test", "w_test", "z_test"].enumerated() {
-            let shifts = EvaluationStageTests.shifts[part]!
+            let shifts = allShifts[part]!
             var target: [Double] = [], output: [Double] = []
             for (j, d) in shifts.enumerated() {
                 let t = EvaluationStageTests.target(jet: j, part: k)
@@ -268,6 +269,25 @@ final class EvaluationStageTests: PipelineTestCase {
             if first == 50 { throw Boom() }
             return first
         })
+    }
+
+    func testAnEmptySignalPartIsAClearErrorNotACrash() throws {
+        let ws = root + "/empty"
+        var shifts = EvaluationStageTests.shifts
+        shifts["w_test"] = []
+        let stages: [String: JSONValue] = [
+            "reconstruct-a": try writeFakeReconstruction(ws, "a", aggregation: "minmax", latent: 4, loss: "chamfer", shifts: shifts),
+            "roc": ["kind": "roc", "inputs": ["reconstruct-a"]],
+        ]
+        try writeConfig(ws, ["version": 1, "stages": .object(stages)])
+        let config = try PipelineConfig.load(path: ws + "/pipeline.json", profile: nil, kinds: allStageKinds)
+        let report = try Runner(config: config, store: try Store(root: ws + "/artifacts"), progress: RecordingProgress())
+            .run(RunOptions(argv: ["test"]))
+        guard case let .failed(message)? = report.outcomes.first(where: { $0.stage == "roc" })?.status else {
+            return XCTFail("roc did not fail: \(report.outcomes)")
+        }
+        XCTAssertTrue(message.contains("reconstruct-a has no jets in 'w_test'"), message)
+        XCTAssertEqual(report.outcomes.first { $0.stage == "reconstruct-a" }?.status, .executed, "the upstream result is kept")
     }
 
     func testTableEmissionMatchesTheFixture() {

@@ -72,6 +72,10 @@ struct ROCStage: StageKind {
             var perPart: [String: [[Double]]] = [:]  // part → score index → per-jet values
             for part in [background] + signals {
                 perPart[part] = try partScores(ctx, reco: reco, part: part, scores: scores)
+                // A ROC needs jets on both sides; an empty part is a configuration problem, not a crash.
+                guard perPart[part]!.first?.isEmpty == false else {
+                    throw StageFailure("stage '\(ctx.stage)': \(reco.stage) has no jets in '\(part)', so no ROC curve can be drawn against it. Fix: check `split` (its \(part) arrays) and the `jets` parameter of \(reco.stage).")
+                }
             }
             // [jets, scores] in part order, for anyone re-deriving a curve.
             var matrix: [Double] = []
