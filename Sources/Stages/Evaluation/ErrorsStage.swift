@@ -32,7 +32,7 @@ struct ErrorsStage: StageKind {
         // Each match stage names the reconstruction it paired.
         var matchings: [String: (info: JSONValue, file: StageInput)] = [:]
         for meta in ctx.inputs where meta.name == "matching.json" {
-            let info = try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: meta.path)), file: meta.label)
+            let info = try readJSON(ctx, meta, fix: "rerun `\(meta.stage ?? "match")`")
             guard let reco = info["reconstruction"]?.stringValue else {
                 throw StageFailure("stage '\(ctx.stage)': \(meta.label) does not name its reconstruction. Fix: rerun the `match` stage \(meta.stage ?? "") with the current code.")
             }

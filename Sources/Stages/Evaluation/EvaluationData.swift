@@ -47,12 +47,7 @@ struct ModelReconstruction {
         var out: [ModelReconstruction] = []
         for meta in ctx.inputs where meta.name == "reconstruction.json" {
             guard let stage = meta.stage else { continue }
-            let info: JSONValue
-            do {
-                info = try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: meta.path)), file: meta.label)
-            } catch {
-                throw StageFailure("stage '\(ctx.stage)': \(meta.label) is not readable JSON (\(error)). Fix: rerun `\(stage)`.")
-            }
+            let info = try readJSON(ctx, meta, fix: "rerun `\(stage)`")
             for key in ["model", "aggregation", "latentVectors", "compressionRate", "loss", "particles", "parts"] where info[key] == nil {
                 throw StageFailure("stage '\(ctx.stage)': \(meta.label) lacks the field '\(key)'. Fix: feed the outputs of a `reconstruct` stage, rerun with the current code.")
             }
@@ -118,4 +113,11 @@ func signalName(_ part: String) -> String { part.hasSuffix("_test") ? String(par
 func efficiencyLabel(_ x: Double) -> String {
     let e = log10(x)
     return e.rounded() == e ? "1e\(Int(e))" : "\(x)"
+}
+
+/// A JSON input of the stage, or a failure naming the file and `fix`.
+func readJSON(_ ctx: StageContext, _ input: StageInput, fix: String) throws -> JSONValue {
+    do { return try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: input.path)), file: input.label) } catch {
+        throw StageFailure("stage '\(ctx.stage)': \(input.label) is not readable JSON (\(error)). Fix: \(fix).")
+    }
 }

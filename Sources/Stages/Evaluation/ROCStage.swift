@@ -100,8 +100,8 @@ struct ROCStage: StageKind {
                     let d = AnomalyDetection(signal: sig[k], background: bkg)
                     var eff: [String: JSONValue] = [:]
                     var effCSV: [String] = []
-                    for (e, eb) in efficiencies.enumerated() {
-                        let (first, interpolated) = d.signalEfficiency(atBackground: eb)
+                    let atTargets = efficiencies.map { d.signalEfficiency(atBackground: $0) }
+                    for (e, (first, interpolated)) in atTargets.enumerated() {
                         eff[effNames[e]] = ["first": first.map { .number($0) } ?? .null, "interpolated": .number(interpolated)]
                         effCSV += [first.map(csvNumber) ?? "", csvNumber(interpolated)]
                     }
@@ -118,8 +118,7 @@ struct ROCStage: StageKind {
                             "signal": .string(name), "auc": .number(d.auc), "flipped": .bool(d.flipped),
                         ]
                         var cell: [String: JSONValue] = ["auc": .number(d.auc)]
-                        for (e, eb) in efficiencies.enumerated() {
-                            let (first, interpolated) = d.signalEfficiency(atBackground: eb)
+                        for (e, (first, interpolated)) in atTargets.enumerated() {
                             row[effNames[e]] = first.map { .number($0) } ?? .null
                             row[effNames[e] + "_interpolated"] = .number(interpolated)
                             cell[effNames[e]] = first.map { .number($0) } ?? .null

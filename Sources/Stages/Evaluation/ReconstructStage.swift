@@ -52,12 +52,7 @@ struct ReconstructStage: StageKind {
         // The training report says how the model was trained: its loss decides the matching rule
         // (§11.1) and its normalisation how inputs are scaled here.
         let trainingFile = try ctx.input(named: "training.json")
-        let training: JSONValue
-        do {
-            training = try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: trainingFile.path)), file: trainingFile.label)
-        } catch {
-            throw StageFailure("stage '\(ctx.stage)': \(trainingFile.label) is not readable JSON (\(error)). Fix: feed the `training.json` of the same `train-lgae` stage as the model.")
-        }
+        let training = try readJSON(ctx, trainingFile, fix: "feed the `training.json` of the same `train-lgae` stage as the model")
         guard let loss = training["loss"]?.stringValue, let normalised = training["normalisation"]?.boolValue else {
             throw StageFailure("stage '\(ctx.stage)': \(trainingFile.label) lacks 'loss' or 'normalisation'. Fix: feed the `training.json` of a `train-lgae` stage.")
         }

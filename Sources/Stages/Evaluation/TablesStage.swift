@@ -28,7 +28,9 @@ struct TablesStage: StageKind {
     }
 
     func run(_ ctx: StageContext) throws -> JSONValue {
-        let errors = try readJSON(ctx, "errors.json"), roc = try readJSON(ctx, "roc.json")
+        let errorsFile = try ctx.input(named: "errors.json"), rocFile = try ctx.input(named: "roc.json")
+        let errors = try readJSON(ctx, errorsFile, fix: "rerun `\(errorsFile.stage ?? "errors")`")
+        let roc = try readJSON(ctx, rocFile, fix: "rerun `\(rocFile.stage ?? "roc")`")
         let signal = try ctx.string("signal"), definition = try ctx.string("jetDefinition")
         guard let signals = roc["signals"]?.arrayValue?.compactMap(\.stringValue), signals.contains(signal) else {
             throw StageFailure("stage '\(ctx.stage)': the roc stage has no signal '\(signal)' (it has \(roc["signals"]?.canonical ?? "none")). Fix: set `stages.\(ctx.stage).params.signal` to one of those.")
@@ -121,13 +123,6 @@ struct TablesStage: StageKind {
                        + "  sha256:" + (f["sha256"]?.stringValue ?? "") + String(format: "  %6d B", f["bytes"]?.intValue ?? 0))
         }
         return out.joined(separator: "\n")
-    }
-
-    private func readJSON(_ ctx: StageContext, _ name: String) throws -> JSONValue {
-        let f = try ctx.input(named: name)
-        do { return try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: f.path)), file: f.label) } catch {
-            throw StageFailure("stage '\(ctx.stage)': \(f.label) is not readable JSON (\(error)). Fix: rerun `\(f.stage ?? "?")`.")
-        }
     }
 
     /// One "paper vs run" line per cell of a row the paper also has; `runColumns` names the values of
