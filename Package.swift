@@ -52,12 +52,16 @@ let package = Package(
 
         // The Lorentz group equivariant autoencoder (spec lgae.md): complex Lorentz scalars and
         // 4-vectors as distinct types, LMP layers, encoder and decoder. Pure Swift, no executor, no I/O.
-        .target(name: "LGAE", dependencies: ["SeededRandom"], swiftSettings: lgaeSwiftSettings),
+        // The training loop shared by every model: Adam, L1, epochs, early stopping, checkpoints that
+        // resume bit for bit, and thread-count-independent gradient sums. Knows no model.
+        .target(name: "Training", dependencies: ["SeededRandom"]),
+
+        .target(name: "LGAE", dependencies: ["SeededRandom", "Training"], swiftSettings: lgaeSwiftSettings),
         .executableTarget(name: "lgae-bench", dependencies: ["LGAE"], path: "Sources/lgae-bench"),
 
         // The paper's baselines (spec §12): GNNAE (MPNN, jet- and particle-level latents) and CNNAE
         // (jet images). Flat float64 parameters with hand-written backward passes, like the LGAE.
-        .target(name: "Baselines", dependencies: ["SeededRandom"], swiftSettings: lgaeSwiftSettings),
+        .target(name: "Baselines", dependencies: ["SeededRandom", "Training"], swiftSettings: lgaeSwiftSettings),
         .executableTarget(name: "baselines-bench", dependencies: ["Baselines", "LGAE", "SeededRandom"], path: "Sources/baselines-bench"),
 
         // Evaluation: matching, relative errors, ROC curves. Pure Swift, knows nothing about SQLite or the executor.
@@ -72,7 +76,7 @@ let package = Package(
         // One small type per stage kind: binds the executor's StageKind protocol to JetData.
         .target(
             name: "Stages",
-            dependencies: ["Executor", "JetData", "LGAE", "Evaluation", "Digest"],
+            dependencies: ["Executor", "JetData", "LGAE", "Baselines", "Evaluation", "Digest"],
             plugins: ["CodeDigestPlugin"]
         ),
 
@@ -84,8 +88,8 @@ let package = Package(
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Digest"]),
         .testTarget(name: "JetDataTests", dependencies: ["JetData", "SeededRandom", "Digest", "CHDF5", "HDF5Shim"]),
         .testTarget(name: "LGAETests", dependencies: ["LGAE", "SeededRandom"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData", "LGAE", "Evaluation"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData", "LGAE", "Baselines", "Evaluation"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "SeededRandom"]),
-        .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "SeededRandom"]),
+        .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "Training", "SeededRandom"]),
     ]
 )

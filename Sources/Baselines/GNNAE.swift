@@ -530,7 +530,7 @@ final class MPNNLayerWorkspace {
 
 /// Every buffer of one thread's forward and backward passes, allocated once (reuse it for every
 /// jet; a workspace must not be shared between threads).
-public final class GNNAEWorkspace {
+public final class GNNAEWorkspace: @unchecked Sendable {
     let config: GNNAEConfig
     let layout: GNNAEParameterLayout
     let arena = MPNNArena()

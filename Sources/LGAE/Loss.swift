@@ -76,13 +76,5 @@ public func mseLoss(reconstruction x: [Double], target y: [Double],
 /// (λ = 1e-8 in the reference). ADDS its gradient λ·sign(θ) to `gradients` (sign(0) = 0, as
 /// torch.sign); returns the penalty.
 public func addL1Regulariser(parameters: [Double], lambda: Double, gradients: inout ParameterGradients) -> Double {
-    precondition(parameters.count == gradients.count,
-                 "addL1Regulariser: \(parameters.count) parameters but a gradient of \(gradients.count); both must follow one ParameterLayout")
-    var sum = 0.0
-    for x in parameters.indices {
-        let theta = parameters[x]
-        sum += abs(theta)
-        gradients.values[x] += theta > 0 ? lambda : (theta < 0 ? -lambda : 0)
-    }
-    return lambda * sum
+    addL1Regulariser(parameters: parameters, lambda: lambda, gradient: &gradients.values)
 }

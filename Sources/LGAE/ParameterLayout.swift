@@ -100,6 +100,12 @@ public struct ParameterLayout: Hashable, Sendable {
 
     public var decoderCount: Int { count - encoderCount }
 
+    /// "block[index]" for parameter offset `x`, for messages.
+    public func parameterName(_ x: Int) -> String {
+        guard let block = blocks.first(where: { $0.range.contains(x) }) else { return "offset \(x)" }
+        return "\(block.name)[\(x - block.offset)]"
+    }
+
     /// The block called `name`, e.g. "encoder.W0.s.re" or "decoder.level1.mlp.3.weight".
     public func block(named name: String) -> ParameterBlock {
         guard let block = blocks.first(where: { $0.name == name }) else {

@@ -165,27 +165,6 @@ public func batchLossAndGradient(model: LGAEModel, jets: [JetInput], targets: [[
     return (totalLoss, total)
 }
 
-/// A training step that produced a non-finite loss or gradient; the model and optimiser were
-/// left as they were before the step. The caller adds the epoch and batch.
-public struct TrainingStepError: Error, CustomStringConvertible, Equatable {
-    /// The Adam step that failed (1 for the first update).
-    public let step: Int
-    public let detail: String
-    public var description: String {
-        "training step \(step): \(detail); lower the learning rate, check the batch's jets for NaN/Inf or zero normalisation, or resume from the last checkpoint"
-    }
-}
-
-/// The losses of one training step, before the update.
-public struct TrainingStepResult: Hashable, Sendable {
-    /// The data loss of §9 (Chamfer summed / MSE mean), as validation reports it.
-    public let loss: Double
-    /// λ·Σ|θ|, the L1 penalty of §9 (training only).
-    public let regulariser: Double
-    /// loss + regulariser, the quantity whose gradient the step followed.
-    public var total: Double { loss + regulariser }
-}
-
 /// One optimisation step (§9, §10): the batch loss and gradient, plus the L1 regulariser with
 /// weight `l1Lambda` (1e-8 in the reference), then one Adam update of `model.parameters`.
 /// Throws `TrainingStepError` naming the step and the first offending parameter block if the loss
@@ -196,18 +175,10 @@ public func trainStep(model: inout LGAEModel, optimiser: inout Adam, jets: [JetI
                       workspace: TrainingWorkspace) throws -> TrainingStepResult {
     precondition(optimiser.parameterCount == model.parameters.count,
                  "trainStep: the Adam state is for \(optimiser.parameterCount) parameters but the model has \(model.parameters.count); make it with Adam(parameterCount: model.layout.count)")
-    let step = optimiser.step + 1
     var (dataLoss, gradients) = batchLossAndGradient(model: model, jets: jets, targets: targets, loss: loss,
                                                      threads: threads, workspace: workspace)
-    guard dataLoss.isFinite else {
-        throw TrainingStepError(step: step, detail: "the \(loss) loss of the batch of \(jets.count) jets is \(dataLoss)")
-    }
-    let regulariser = addL1Regulariser(parameters: model.parameters, lambda: l1Lambda, gradients: &gradients)
-    if let x = gradients.values.firstIndex(where: { !$0.isFinite }) {
-        let block = model.layout.blocks.first { $0.range.contains(x) }
-        let name = block.map { "\($0.name)[\(x - $0.offset)]" } ?? "offset \(x)"
-        throw TrainingStepError(step: step, detail: "the gradient of parameter \(name) is \(gradients.values[x])")
-    }
-    optimiser.update(parameters: &model.parameters, gradient: gradients.values)
-    return TrainingStepResult(loss: dataLoss, regulariser: regulariser)
+    let layout = model.layout
+    return try optimisationStep(parameters: &model.parameters, optimiser: &optimiser, dataLoss: dataLoss, gradient: &gradients.values,
+                                l1Lambda: l1Lambda, describeLoss: { "the \(loss) loss of the batch of \(jets.count) jets" },
+                                parameterName: layout.parameterName)
 }

@@ -3,7 +3,8 @@ import Foundation
 import JetData
 import LGAE
 
-/// `reconstruct`: runs one trained LGAE over test jets (the QCD test split and each signal's test
+/// `reconstruct`: runs one trained model (LGAE, or a GNNAE/CNNAE baseline, see
+/// ReconstructBaselines.swift) over test jets (the QCD test split and each signal's test
 /// part) and stores what every later number is computed from: the targets, the reconstructions
 /// (de-normalised back to TeV, §2.3/§11), the normalisation factors and the latents.
 ///
@@ -15,21 +16,31 @@ import LGAE
 struct ReconstructStage: StageKind {
     let kind = "reconstruct"
     let summary = "run a trained LGAE over the test jets: targets, reconstructions and latents as .npy"
-    static let code = ["Stages/Evaluation/ReconstructStage.swift", "Stages/Evaluation/EvaluationData.swift",
-                       "Stages/Model/ModelData.swift", "Stages/Model/TrainStage.swift", "LGAE/", "JetData/Npy.swift"]
+    static let code = ["Stages/Evaluation/ReconstructStage.swift", "Stages/Evaluation/ReconstructBaselines.swift",
+                       "Stages/Evaluation/EvaluationData.swift", "Stages/Model/ModelData.swift", "Stages/Model/BaselineData.swift",
+                       "Stages/Model/TrainStage.swift", "Stages/Model/TrainBaselineStages.swift", "LGAE/", "Baselines/",
+                       "JetData/Npy.swift", "JetData/FourMomenta.swift"]
     let codeDigest = Stages.codeDigest(ReconstructStage.code + commonCode)
 
     let parameters: [ParamSpec] = [
+        ParamSpec("model", .string, default: "lgae",
+                  doc: "the model family of the input: lgae (model.lgae), gnnae (model.gnnae; also needs `load` and `preprocess`) or cnnae (model.cnnae; also needs `load`)"),
+        ParamSpec("scale", .number, default: 1000, doc: "GNNAE only: `preprocess`'s scale (GeV per output unit), to turn the reconstructed relative coordinates into four-momenta"),
         ParamSpec("parts", .stringArray, default: .array(defaultEvaluationParts.map { .string($0) }),
                   doc: "split parts to reconstruct: the QCD test jets and the signals' test jets"),
         ParamSpec("jets", .integer, default: 0, doc: "use only the first this many jets of each part (0: all)"),
     ]
 
-    static let perPart = ["target", "output", "norm", "latent_vectors", "latent_scalars"]
+    static let perPart = [
+        "lgae": ["target", "output", "norm", "latent_vectors", "latent_scalars"],
+        "gnnae": ["target", "output", "output_relative", "latent"],
+        "cnnae": ["target_image", "output_image", "latent"],
+    ]
 
     func declaredOutputs(params: [String: JSONValue]) -> [String]? {
         let parts = params["parts"]?.arrayValue?.compactMap(\.stringValue) ?? defaultEvaluationParts
-        return parts.flatMap { p in ReconstructStage.perPart.map { "\(p)_\($0).npy" } } + ["reconstruction.json"]
+        let files = ReconstructStage.perPart[params["model"]?.stringValue ?? "lgae"] ?? []
+        return parts.flatMap { p in files.map { "\(p)_\($0).npy" } } + ["reconstruction.json"]
     }
 
     func check(params: [String: JSONValue]) -> [ParamIssue] {
@@ -41,6 +52,9 @@ struct ReconstructStage: StageKind {
                 issues.append(ParamIssue(path: "parts[\(i)]", message: "'\(p)' is not a part name", fix: "use a name the split writes, e.g. qcd_test"))
             }
         }
+        if let m = params["model"]?.stringValue, ReconstructStage.perPart[m] == nil {
+            issues.append(ParamIssue(path: "model", message: "unknown model family '\(m)'", fix: "use lgae, gnnae or cnnae"))
+        }
         if let j = params["jets"]?.intValue, j < 0 {
             issues.append(ParamIssue(path: "jets", message: "must be 0 (all) or positive, found \(j)", fix: "use 0"))
         }
@@ -48,6 +62,20 @@ struct ReconstructStage: StageKind {
     }
 
     func run(_ ctx: StageContext) throws -> JSONValue {
+        let family = try ctx.string("model")
+        for (other, file) in [("lgae", "model.lgae"), ("gnnae", "model.gnnae"), ("cnnae", "model.cnnae")] where other != family {
+            if ctx.inputs.contains(where: { $0.name == file }) {
+                throw StageFailure("stage '\(ctx.stage)': its input \(file) is a \(other.uppercased()) but `model` is '\(family)'. Fix: set `stages.\(ctx.stage).params.model` to \"\(other)\".")
+            }
+        }
+        switch family {
+        case "gnnae": return try reconstructGNNAE(ctx, parts: try ctx.strings("parts"), limit: try ctx.int("jets"))
+        case "cnnae": return try reconstructCNNAE(ctx, parts: try ctx.strings("parts"), limit: try ctx.int("jets"))
+        default: return try reconstructLGAE(ctx)
+        }
+    }
+
+    private func reconstructLGAE(_ ctx: StageContext) throws -> JSONValue {
         let (model, modelFile) = try trainedModel(ctx)
         // The training report says how the model was trained: its loss decides the matching rule
         // (§11.1) and its normalisation how inputs are scaled here.
