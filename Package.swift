@@ -2,8 +2,9 @@
 import PackageDescription
 
 // Layering (each layer knows nothing about the ones above it):
-//   pipeline (CLI) -> Stages (one small type per stage kind) -> Executor (DAG, keys, store), JetData (physics, files)
-//   and LGAE (the model, its gradients and training loop)
+//   pipeline (CLI) -> Stages (one small type per stage kind) -> Executor (DAG, keys, store), JetData (physics, files),
+//   LGAE and Baselines (the models and their gradients), Evaluation (metrics)
+//   -> Training (the loop every model trains on) -> SeededRandom
 //   Digest and the C modules sit at the bottom.
 
 // The LGAE kernels are written for 256-bit SIMD with fused multiply-add. x86-64 compilers default
@@ -62,7 +63,7 @@ let package = Package(
         // The paper's baselines (spec §12): GNNAE (MPNN, jet- and particle-level latents) and CNNAE
         // (jet images). Flat float64 parameters with hand-written backward passes, like the LGAE.
         .target(name: "Baselines", dependencies: ["SeededRandom", "Training"], swiftSettings: lgaeSwiftSettings),
-        .executableTarget(name: "baselines-bench", dependencies: ["Baselines", "LGAE", "SeededRandom"], path: "Sources/baselines-bench"),
+        .executableTarget(name: "baselines-bench", dependencies: ["Baselines", "Training", "SeededRandom"], path: "Sources/baselines-bench"),
 
         // Evaluation: matching, relative errors, ROC curves. Pure Swift, knows nothing about SQLite or the executor.
         .target(name: "Evaluation", swiftSettings: lgaeSwiftSettings),

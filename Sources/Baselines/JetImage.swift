@@ -100,6 +100,19 @@ public struct JetImage: Hashable, Sendable {
     public var jetFeatures: JetImageFeatures { JetImageFeatures(image: intensities, binning: binning) }
 }
 
+/// Where a jet image sits: the jet's pT (the unit of the pixel intensities; GeV for JetNet), η and
+/// azimuth Φ (JetNet's jet pT and η, and the azimuth `preprocess` drew).
+public struct JetFrame: Hashable, Sendable {
+    public var pt: Double
+    public var eta: Double
+    public var phi: Double
+    public init(pt: Double, eta: Double, phi: Double) {
+        self.pt = pt
+        self.eta = eta
+        self.phi = phi
+    }
+}
+
 /// Jet mass, pT, η and φ of a jet image (paper footnote 3; spec §12.2): every pixel is a massless
 /// particle at its centre (η_c, φ_c) with pT equal to its intensity I, i.e. the 4-momentum
 /// I·(cosh η_c, cos φ_c, sin φ_c, sinh η_c); the jet is their sum, and its features are those of
@@ -115,19 +128,23 @@ public struct JetImageFeatures: Hashable, Sendable {
     public let phi: Double
 
     /// `image` row-major [φ bin][η bin] on `binning`'s grid (a reconstruction works as well as a
-    /// target; pixels are summed in row-major order).
-    public init(image: UnsafeBufferPointer<Double>, binning: JetImageBinning = JetImageBinning()) {
+    /// target; pixels are summed in row-major order). With a `frame`, every pixel is placed at
+    /// (η_jet + η_c, Φ + φ_c) with pT = I·pT_jet, so the features are the jet's mass and pT in the
+    /// frame's units and its absolute η and φ — the same quantities as a four-momentum model's
+    /// Table 3 row; without one, they are relative to the jet (pT_jet = 1, axis at 0).
+    public init(image: UnsafeBufferPointer<Double>, binning: JetImageBinning = JetImageBinning(), frame: JetFrame? = nil) {
         let npix = binning.pixelCount
         precondition(image.count == npix * npix, "JetImageFeatures: an image of \(npix)×\(npix) pixels was expected, got \(image.count)")
+        let scale = frame?.pt ?? 1, etaJet = frame?.eta ?? 0, phiJet = frame?.phi ?? 0
         var p = SIMD4<Double>()
         for row in 0..<npix {
-            let phi = binning.centre(row)
+            let phi = phiJet + binning.centre(row)
             let (cosPhi, sinPhi) = (cos(phi), sin(phi))
             for column in 0..<npix {
                 let intensity = image[row * npix + column]
                 guard intensity != 0 else { continue }
-                let eta = binning.centre(column)
-                p += intensity * SIMD4(cosh(eta), cosPhi, sinPhi, sinh(eta))
+                let eta = etaJet + binning.centre(column)
+                p += (scale * intensity) * SIMD4(cosh(eta), cosPhi, sinPhi, sinh(eta))
             }
         }
         momentum = p
@@ -138,8 +155,8 @@ public struct JetImageFeatures: Hashable, Sendable {
         phi = atan2(p[2], p[1])
     }
 
-    public init(image: [Double], binning: JetImageBinning = JetImageBinning()) {
-        self = image.withUnsafeBufferPointer { JetImageFeatures(image: $0, binning: binning) }
+    public init(image: [Double], binning: JetImageBinning = JetImageBinning(), frame: JetFrame? = nil) {
+        self = image.withUnsafeBufferPointer { JetImageFeatures(image: $0, binning: binning, frame: frame) }
     }
 
     /// (mass, pT, η, φ), the order of Table 3's columns.

@@ -27,7 +27,7 @@
 // Prints human-readable lines, then one JSON line with every figure.
 
 import Baselines
-import LGAE  // Adam, the optimiser the LGAE trains with
+import Training  // Adam, the optimiser every model trains with
 import Foundation
 import SeededRandom
 

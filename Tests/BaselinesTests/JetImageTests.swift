@@ -119,4 +119,24 @@ final class JetImageTests: XCTestCase {
         XCTAssertEqual(g.phi, 0, accuracy: 1e-15)
         XCTAssertEqual(g.values, [g.mass, g.pt, g.eta, g.phi])
     }
+
+    /// The two-pixel jet along η (M = sinh 0.6 relative to a unit pT) placed in the frame of a jet of
+    /// pT 1000 GeV at η = 1.2, Φ = 3.0: the pixels sit at η = 1.2 ± 0.6, φ = 3.2 (wrapping past π
+    /// is harmless, φ is read back by atan2) with pT 500 each, so p = 500·(cosh 1.8 + cosh 0.6,
+    /// 2 cos 3.2, 2 sin 3.2, sinh 1.8 + sinh 0.6): pT = 1000, φ = 3.2 − 2π,
+    /// η = asinh((sinh 1.8 + sinh 0.6)/2) = asinh(sinh 1.2 · cosh 0.6), and the mass is the
+    /// boost-invariant √(2·500·500·(cosh 1.2 − 1)) = 1000·sinh 0.6 GeV.
+    func testJetFeaturesInTheJetsFrame() {
+        let binning = JetImageBinning(pixelCount: 4, radius: 0.8)
+        var alongEta = [Double](repeating: 0, count: 16)
+        alongEta[2 * 4 + 3] = 0.5
+        alongEta[2 * 4 + 0] = 0.5
+        let f = JetImageFeatures(image: alongEta, binning: binning, frame: JetFrame(pt: 1000, eta: 1.2, phi: 3.0))
+        XCTAssertEqual(f.momentum[0], 500 * (cosh(1.8) + cosh(0.6)), accuracy: 1e-10)
+        XCTAssertEqual(f.momentum[3], 500 * (sinh(1.8) + sinh(0.6)), accuracy: 1e-10)
+        XCTAssertEqual(f.pt, 1000, accuracy: 1e-10)
+        XCTAssertEqual(f.phi, 3.2 - 2 * Double.pi, accuracy: 1e-14)
+        XCTAssertEqual(f.eta, asinh(sinh(1.2) * cosh(0.6)), accuracy: 1e-14)
+        XCTAssertEqual(f.mass, 1000 * sinh(0.6), accuracy: 1e-8)
+    }
 }

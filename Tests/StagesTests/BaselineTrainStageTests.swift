@@ -40,8 +40,13 @@ final class BaselineTrainStageTests: PipelineTestCase {
             stages["reconstruct-\(name)"] = ["kind": "reconstruct", "inputs": .array(inputs),
                                              "params": ["model": "gnnae", "parts": ["qcd_test", "t_test"], "jets": 20]]
         }
-        stages["reconstruct-cnn"] = ["kind": "reconstruct", "inputs": ["train-cnn/model.cnnae", "train-cnn/training.json", "load", "split"],
+        stages["reconstruct-cnn"] = ["kind": "reconstruct", "inputs": ["train-cnn/model.cnnae", "train-cnn/training.json", "load", "preprocess", "split"],
                                      "params": ["model": "cnnae", "parts": ["qcd_test", "t_test"], "jets": 20]]
+        stages["match-jl"] = ["kind": "match", "inputs": ["reconstruct-jl"]]
+        stages["match-pl"] = ["kind": "match", "inputs": ["reconstruct-pl"]]
+        stages["errors"] = ["kind": "errors", "inputs": ["reconstruct-jl", "reconstruct-pl", "reconstruct-cnn", "match-jl", "match-pl"]]
+        stages["roc"] = ["kind": "roc", "inputs": ["reconstruct-jl", "reconstruct-pl", "reconstruct-cnn"], "params": ["signals": ["t_test"]]]
+        stages["tables"] = ["kind": "tables", "inputs": ["errors/errors.json", "roc/roc.json"], "params": ["signal": "t"]]
         edit(&stages)
         doc["stages"] = .object(stages)
         try writeConfig(ws, .object(doc))
@@ -126,6 +131,24 @@ final class BaselineTrainStageTests: PipelineTestCase {
         XCTAssertEqual(cnn["imageRadius"], 0.8)
         XCTAssertEqual(cnn["aggregation"], "linear")
 
+        // Every family in the tables: the GNNAEs in Table 2, all three in Tables 3 and 4; the CNNAE's
+        // jet features from its images placed in each jet's frame (GeV, absolute η and φ). Both
+        // images sum to 1, so the jet pT of output and target differ only by how the intensity
+        // spreads in φ: under 10 % even untrained, where the relative frame would compare pT ≈ 1 with 1.
+        let errors = try json(a, "errors/errors.json")["models"]!.arrayValue!
+        XCTAssertEqual(errors.map { $0["model"]!.stringValue! }, ["GNNAE", "GNNAE", "CNNAE"])
+        let cnnErrors = errors[2]
+        XCTAssertEqual(cnnErrors["jetFeatures"], "image_GeV")
+        print("CNNAE jet errors (code definition): \(cnnErrors["jet"]!["code"]!.canonical)")
+        let ptMedian = cnnErrors["jet"]!["code"]!["pt"]!["median"]!.doubleValue!
+        XCTAssertLessThan(abs(ptMedian), 0.1, "CNNAE jet pT error median \(ptMedian)")
+        XCTAssertEqual(cnnErrors["jet"]!["code"]!["mass"]!["count"], 20)
+        let table2 = try readText(a + "/artifacts/out/tables/table2.csv"), table4 = try readText(a + "/artifacts/out/tables/table4.csv")
+        XCTAssertEqual(table2.split(separator: "\n").count, 3, table2)
+        XCTAssertFalse(table2.contains("CNNAE"), table2)
+        XCTAssertEqual(table4.split(separator: "\n").map { String($0.split(separator: ",")[0]) }, ["model", "GNNAE", "GNNAE", "CNNAE"], table4)
+        XCTAssertTrue(table4.contains("image_squared_error"), table4)
+
         // One thread, killed once a baseline training has checkpointed an epoch ≥ 1, then resumed.
         let b = try workspace("b")
         let child = try start(b, ["run", "all", "--threads", "1"])
@@ -144,7 +167,7 @@ final class BaselineTrainStageTests: PipelineTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("resuming from the checkpoint after epoch"), resumed.stderr)
         let (outA, outB) = (try outputs(a), try outputs(b))
-        XCTAssertEqual(outA.count, 3 * 4 + 2 * (4 * 2 + 1) + (3 * 2 + 1))
+        XCTAssertEqual(outA.count, 3 * 4 + 2 * (5 * 2 + 1) + (4 * 2 + 1))
         XCTAssertEqual(Set(outA.keys), Set(outB.keys))
         for (name, bytes) in outA {
             XCTAssertTrue(outB[name] == bytes, "\(name) differs between the uninterrupted 2-thread run and the killed-and-resumed 1-thread run")
@@ -174,7 +197,7 @@ final class BaselineTrainStageTests: PipelineTestCase {
             var reco = stages["reconstruct-pl"]!.objectValue!
             reco["params"] = ["parts": ["qcd_test"], "jets": 5]
             stages["reconstruct-pl"] = .object(reco)
-            for s in ["train-jl", "train-cnn", "reconstruct-jl", "reconstruct-cnn"] { stages[s] = nil }
+            for s in ["train-jl", "train-cnn", "reconstruct-jl", "reconstruct-cnn", "match-jl", "match-pl", "errors", "roc", "tables"] { stages[s] = nil }
             var pl = stages["train-pl"]!.objectValue!, params = pl["params"]!.objectValue!
             params["maxEpochs"] = 1
             pl["params"] = .object(params)

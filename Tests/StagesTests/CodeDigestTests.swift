@@ -61,6 +61,7 @@ final class CodeDigestTests: XCTestCase {
         let prefixesByKind: [String: [String]] = [
             "command": CommandStage.code, "fetch": FetchStage.code, "unpack": UnpackStage.code, "load": LoadStage.code,
             "preprocess": PreprocessStage.code, "split": SplitStage.code, "train-lgae": TrainStage.code,
+            "train-gnnae": TrainGNNAEStage.code, "train-cnnae": TrainCNNAEStage.code,
             "equivariance": EquivarianceStage.code, "reconstruct": ReconstructStage.code, "match": MatchStage.code,
             "errors": ErrorsStage.code, "roc": ROCStage.code, "tables": TablesStage.code,
         ]

@@ -206,29 +206,6 @@ final class EvaluationStageTests: PipelineTestCase {
         XCTAssertTrue(bad.stderr.contains("is not a profile"), bad.stderr)
     }
 
-    /// Compiles a standalone LaTeX file with pdflatex when the machine has it (CI installs it), so a
-    /// table that breaks LaTeX fails the suite.
-    private func compileLaTeX(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let engine = ["/usr/bin/pdflatex", "/usr/local/bin/pdflatex"].first { FileManager.default.isExecutableFile(atPath: $0) }
-        guard let engine else {
-            print("pdflatex not installed: LaTeX compile check skipped (CI installs texlive-latex-recommended)")
-            return
-        }
-        let dir = root + "/latex-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try Data(contentsOf: URL(fileURLWithPath: path)).write(to: URL(fileURLWithPath: dir + "/tables.tex"))  // the stored file, not the link
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: engine)
-        p.arguments = ["-interaction=nonstopmode", "-halt-on-error", "tables.tex"]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        try p.run()
-        p.waitUntilExit()
-        let log = (try? readText(dir + "/tables.log")) ?? ""
-        XCTAssertEqual(p.terminationStatus, 0, "pdflatex failed on \(path):\n\(log.split(separator: "\n").filter { $0.hasPrefix("!") }.joined(separator: "\n"))", file: file, line: line)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/tables.pdf"), file: file, line: line)
-    }
-
     func testMatchRefusesSeveralReconstructionsAndErrorsNeedAMatch() throws {
         let ws = try workspace("bad")
         var doc = try json(ws + "/pipeline.json").objectValue!
@@ -296,7 +273,7 @@ final class EvaluationStageTests: PipelineTestCase {
                      values: [0.7627, 0.5832, 0.1305, 0.0007]),
             TableRow(info: ["model": "LGAE", "aggregation": "mix", "latentVectors": 2, "compressionRate": 0.15],
                      values: [0.8023, 0.6178, 0.1662, 0.025]),
-            TableRow(info: ["model": "GNNAE", "aggregation": "PL", "latentVectors": 2, "compressionRate": 0.6667],
+            TableRow(info: ["model": "GNNAE", "aggregation": "PL", "latentDimension": 2, "particles": 30, "compressionRate": 0.6667],
                      values: [0.8195, 0.4435, 0.0564, 0.0042]),
         ]
         let table = Table(number: 4, columns: [("AUC", ["auc"]), ("$\\epsilon_s$", ["1e-1"]), ("$\\epsilon_s$", ["1e-2"]), ("$\\epsilon_s$", ["1e-3"])], rows: rows)
@@ -312,7 +289,7 @@ final class EvaluationStageTests: PipelineTestCase {
             LGAE & Min-Max & $\tau_{(1/2,1/2)} = 4$ (56.67\%) & $0.7627$ & $0.5832$ & $0.1305$ & $0.0007$ \\
             LGAE & Mix & $\tau_{(1/2,1/2)} = 2$ (15.00\%) & $0.8023$ & $\mathbf{0.6178}$ & $\mathbf{0.1662}$ & $\mathbf{0.0250}$ \\
             \midrule
-            GNNAE & PL & 2 (66.67\%) & $\mathbf{0.8195}$ & $0.4435$ & $0.0564$ & $0.0042$ \\
+            GNNAE & PL & $2 \times 30$ (66.67\%) & $\mathbf{0.8195}$ & $0.4435$ & $0.0564$ & $0.0042$ \\
             \bottomrule
             \end{tabular}
             \end{table}
@@ -330,5 +307,30 @@ final class EvaluationStageTests: PipelineTestCase {
         ])
         XCTAssertEqual(csvTable(errorsTable, columns: ["x_median", "x_iqr"]),
                        "model,aggregation,latent,compression_rate,x_median,x_iqr\nLGAE,minmax,7,0.9667,-0.627,1.74\nLGAE,mix,9,0.6167,0.0004,0.452\n")
+    }
+}
+
+extension PipelineTestCase {
+    /// Compiles a standalone LaTeX file with pdflatex when the machine has it (CI installs it), so a
+    /// table that breaks LaTeX fails the suite.
+    func compileLaTeX(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let engine = ["/usr/bin/pdflatex", "/usr/local/bin/pdflatex"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let engine else {
+            print("pdflatex not installed: LaTeX compile check skipped (CI installs texlive-latex-recommended)")
+            return
+        }
+        let dir = root + "/latex-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(contentsOf: URL(fileURLWithPath: path)).write(to: URL(fileURLWithPath: dir + "/tables.tex"))  // the stored file, not the link
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: engine)
+        p.arguments = ["-interaction=nonstopmode", "-halt-on-error", "tables.tex"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        p.waitUntilExit()
+        let log = (try? readText(dir + "/tables.log")) ?? ""
+        XCTAssertEqual(p.terminationStatus, 0, "pdflatex failed on \(path):\n\(log.split(separator: "\n").filter { $0.hasPrefix("!") }.joined(separator: "\n"))", file: file, line: line)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/tables.pdf"), file: file, line: line)
     }
 }

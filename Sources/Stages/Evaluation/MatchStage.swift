@@ -9,6 +9,8 @@ import JetData
 /// (pT_rel, η_rel, φ_rel), over the full N × N problem as the reference does; models trained with the
 /// ordered MSE loss keep slot i for particle i.
 ///
+/// Image models (the CNNAE) have no particles: a match stage on one fails, naming the fix.
+///
 /// Outputs: `P_matching.npy` [jets, N] int64 (the slot of each target particle) per part, and
 /// `matching.json` (the rule used, the reconstruct stage it belongs to, the mean matched distance).
 struct MatchStage: StageKind {
@@ -43,13 +45,17 @@ struct MatchStage: StageKind {
         guard recos.count == 1, let reco = recos.first else {
             throw StageFailure("stage '\(ctx.stage)': matches one model, but its inputs hold \(recos.count) reconstructions (\(recos.map(\.stage).joined(separator: ", "))). Fix: give each model its own `match` stage.")
         }
+        // The CNNAE reconstructs a jet image: there are no particles to pair, and its jet errors and
+        // anomaly score come from the images alone (`errors` and `roc` need no match stage for it).
+        guard !reco.outputsImages else {
+            throw StageFailure("stage '\(ctx.stage)': \(reco.stage) is a \(reco.model) whose reconstructions are jet images (\"outputs\": \"images\"), so it has no particles to match. Fix: remove the stage '\(ctx.stage)' from pipeline.json (and from the inputs of `errors`); image models need no match stage.")
+        }
         let setting = try ctx.string("matching")
         let rule: ParticleMatching = setting == "auto" ? (reco.loss == "mse" ? .ordered : .assignment) : ParticleMatching(rawValue: setting)!
         let n = reco.particles
         var perPart: [String: JSONValue] = [:]
         for part in try ctx.strings("parts") {
-            let target = try reco.momenta(ctx, part: part, "target"), output = try reco.momenta(ctx, part: part, "output")
-            let jets = target.count / (4 * n)
+            let (target, output, jets) = try reco.momentumPair(ctx, part: part)
             var slots = [Int64](repeating: 0, count: jets * n)
             var meanCost = 0.0
             switch rule {

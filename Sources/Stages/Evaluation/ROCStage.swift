@@ -10,9 +10,18 @@ import JetData
 /// efficiencies ε_b = 10⁻¹, 10⁻², 10⁻³, by the reference's rule (the first curve point with
 /// ε_b ≥ target) and by linear interpolation.
 ///
+/// Particle-output models (LGAE, GNNAE) get the scores of `scores`, and Table 4 uses `tableScore`.
+/// Image-output models (the CNNAE) get one score whatever those parameters say,
+/// `image_squared_error` = Σ over pixels (output − target)² (§11.3, last bullet), and Table 4 uses
+/// it for their row: the particle scores have no meaning for an image. The normalised-Cartesian
+/// scores need the target jets' factors of §2.3 (`PART_norm.npy`, which the LGAE and the GNNAE
+/// reconstructions carry); a reconstruction without them skips those scores. Every file names the score of each of its rows, and roc.json lists each model's
+/// `scoreColumns`.
+///
 /// Outputs: `roc.csv` (one row per model, score and signal), `roc_points.csv` (the curves of the
 /// table's score, for plots), `scores-STAGE.npy` per model ([jets, scores], parts in the order of
-/// `background` then `signals`, columns as `roc.json` lists them) and `roc.json`.
+/// `background` then `signals`, columns as the model's `scoreColumns` in `roc.json` lists them) and
+/// `roc.json`.
 struct ROCStage: StageKind {
     let kind = "roc"
     let summary = "anomaly scores, ROC curves, AUC and signal efficiencies of every model (Table 4)"
@@ -24,9 +33,13 @@ struct ROCStage: StageKind {
         ParamSpec("signals", .stringArray, default: ["t_test", "w_test", "z_test"], doc: "signal parts; each alone and all combined are separated from the background"),
         ParamSpec("scores", .stringArray, default: .array(AnomalyScore.allCases.map { .string($0.rawValue) }),
                   doc: "anomaly scores to compute: " + AnomalyScore.allCases.map(\.rawValue).joined(separator: ", ")),
-        ParamSpec("tableScore", .string, default: "chamfer_cartesian", doc: "the score of Table 4, of `show` and of roc_points.csv"),
+        ParamSpec("tableScore", .string, default: "chamfer_cartesian",
+                  doc: "the score of Table 4, of `show` and of roc_points.csv for particle-output models; image models (CNNAE) always use \(ROCStage.imageScore)"),
         ParamSpec("backgroundEfficiencies", .array, default: [0.1, 0.01, 0.001], doc: "ε_b at which ε_s is reported (paper: 1e-1, 1e-2, 1e-3)"),
     ]
+
+    /// The anomaly score of image-output models: Σ over pixels (output − target)² (§11.3, §12.2).
+    static let imageScore = "image_squared_error"
 
     func declaredOutputs(params: [String: JSONValue]) -> [String]? { nil }
 
@@ -61,17 +74,22 @@ struct ROCStage: StageKind {
         let signalNames = signals.map(signalName) + (signals.count > 1 ? ["combined"] : [])
         let effNames = efficiencies.map { "eps_s_at_\(efficiencyLabel($0))" }
 
-        var csv = "stage,model,aggregation,latent_vectors,compression_rate,score,signal,signal_jets,background_jets,auc,flipped,"
+        var csv = identityCSVHeader + ",score,signal,signal_jets,background_jets,auc,flipped,"
             + effNames.flatMap { ["\($0)_first", "\($0)_interpolated"] }.joined(separator: ",") + "\n"
         var points = "stage,score,signal,threshold,fpr,tpr\n"
         var models: [JSONValue] = []
         var table: [JSONValue] = []
         var cells: [String: JSONValue] = [:]
         for reco in recos {
+            // The columns of this model's scores, and the one of its Table 4 row.
+            let modelScores = try particleScores(ctx, reco: reco, requested: scores, tableScore: tableScore)
+            let scoreNames = reco.outputsImages ? [ROCStage.imageScore] : modelScores.map(\.rawValue)
+            let modelTableScore = reco.outputsImages ? ROCStage.imageScore : tableScore
             // Scores of every part, computed once per part and score.
             var perPart: [String: [[Double]]] = [:]  // part → score index → per-jet values
             for part in [background] + signals {
-                perPart[part] = try partScores(ctx, reco: reco, part: part, scores: scores)
+                perPart[part] = reco.outputsImages ? [try imageScores(ctx, reco: reco, part: part)]
+                    : try partScores(ctx, reco: reco, part: part, scores: modelScores)
                 // A ROC needs jets on both sides; an empty part is a configuration problem, not a crash.
                 guard perPart[part]!.first?.isEmpty == false else {
                     throw StageFailure("stage '\(ctx.stage)': \(reco.stage) has no jets in '\(part)', so no ROC curve can be drawn against it. Fix: check `split` (its \(part) arrays) and the `jets` parameter of \(reco.stage).")
@@ -84,13 +102,13 @@ struct ROCStage: StageKind {
                 let cols = perPart[part]!
                 let jets = cols.first?.count ?? 0
                 rowsTotal += jets
-                for j in 0..<jets { for s in scores.indices { matrix.append(cols[s][j]) } }
+                for j in 0..<jets { for s in scoreNames.indices { matrix.append(cols[s][j]) } }
             }
-            try writeNpy(matrix, shape: [rowsTotal, scores.count], to: ctx.outputPath("scores-\(reco.stage).npy"))
+            try writeNpy(matrix, shape: [rowsTotal, scoreNames.count], to: ctx.outputPath("scores-\(reco.stage).npy"))
 
-            let head = "\(reco.stage),\(reco.model),\(reco.aggregation),\(reco.latentVectors),\(reco.compressionRate)"
+            let head = reco.identityCSV
             var byScore: [String: JSONValue] = [:]
-            for (s, score) in scores.enumerated() {
+            for (s, score) in scoreNames.enumerated() {
                 let bkg = try sorted(perPart[background]![s], ctx: ctx, reco: reco, part: background, score: score)
                 var sig: [SortedScores] = []
                 for part in signals { sig.append(try sorted(perPart[part]![s], ctx: ctx, reco: reco, part: part, score: score)) }
@@ -105,18 +123,18 @@ struct ROCStage: StageKind {
                         eff[effNames[e]] = ["first": first.map { .number($0) } ?? .null, "interpolated": .number(interpolated)]
                         effCSV += [first.map(csvNumber) ?? "", csvNumber(interpolated)]
                     }
-                    csv += "\(head),\(score.rawValue),\(name),\(sig[k].count),\(bkg.count),\(csvNumber(d.auc)),\(d.flipped ? 1 : 0),\(effCSV.joined(separator: ","))\n"
+                    csv += "\(head),\(score),\(name),\(sig[k].count),\(bkg.count),\(csvNumber(d.auc)),\(d.flipped ? 1 : 0),\(effCSV.joined(separator: ","))\n"
                     bySignal[name] = ["auc": .number(d.auc), "flipped": .bool(d.flipped), "signalJets": .number(Double(sig[k].count)),
                                       "backgroundJets": .number(Double(bkg.count)), "efficiencies": .object(eff)]
-                    if score.rawValue == tableScore {
+                    if score == modelTableScore {
                         for i in d.curve.fpr.indices {
-                            points += "\(reco.stage),\(score.rawValue),\(name),\(d.curve.thresholds[i]),\(d.curve.fpr[i]),\(d.curve.tpr[i])\n"
+                            points += "\(reco.stage),\(score),\(name),\(d.curve.thresholds[i]),\(d.curve.fpr[i]),\(d.curve.tpr[i])\n"
                         }
-                        var row: [String: JSONValue] = [
-                            "stage": .string(reco.stage), "model": .string(reco.model), "aggregation": .string(reco.aggregation),
-                            "latentVectors": .number(Double(reco.latentVectors)), "compressionRate": .number(reco.compressionRate),
-                            "signal": .string(name), "auc": .number(d.auc), "flipped": .bool(d.flipped),
-                        ]
+                        var row = reco.identity
+                        row["score"] = .string(score)
+                        row["signal"] = .string(name)
+                        row["auc"] = .number(d.auc)
+                        row["flipped"] = .bool(d.flipped)
                         var cell: [String: JSONValue] = ["auc": .number(d.auc)]
                         for (e, (first, interpolated)) in atTargets.enumerated() {
                             row[effNames[e]] = first.map { .number($0) } ?? .null
@@ -129,19 +147,21 @@ struct ROCStage: StageKind {
                         cells[reco.stage] = .object(forModel)
                     }
                 }
-                byScore[score.rawValue] = .object(bySignal)
+                byScore[score] = .object(bySignal)
             }
-            if let combined = byScore[tableScore]?[signalNames.last!]?["auc"]?.doubleValue {
-                ctx.note(String(format: "%@: AUC %.4f (%@, %@ vs %@)", reco.stage, combined, tableScore, signalNames.last!, background))
+            if let combined = byScore[modelTableScore]?[signalNames.last!]?["auc"]?.doubleValue {
+                ctx.note(String(format: "%@: AUC %.4f (%@, %@ vs %@)", reco.stage, combined, modelTableScore, signalNames.last!, background))
             }
-            models.append([
-                "stage": .string(reco.stage), "model": .string(reco.model), "aggregation": .string(reco.aggregation),
-                "latentVectors": .number(Double(reco.latentVectors)), "compressionRate": .number(reco.compressionRate),
-                "scores": .object(byScore),
-            ])
+            var model = reco.identity
+            model["scores"] = .object(byScore)
+            model["scoreColumns"] = .array(scoreNames.map { .string($0) })
+            model["tableScore"] = .string(modelTableScore)
+            models.append(.object(model))
         }
         let report: JSONValue = [
             "background": .string(background), "signals": .array(signalNames.map { .string($0) }),
+            // The particle models' scores and table score; each model lists its own (`scoreColumns`,
+            // `tableScore`), which differ for image models.
             "scores": .array(scores.map { .string($0.rawValue) }), "tableScore": .string(tableScore),
             "backgroundEfficiencies": .array(efficiencies.map { .number($0) }),
             "rule": "eps_s_at_X is tpr at the first ROC point with fpr >= X (the reference's searchsorted); *_interpolated interpolates linearly",
@@ -154,25 +174,28 @@ struct ROCStage: StageKind {
                 "efficiencies": .array(effNames.map { .string($0) }), "table": .array(table), "cells": .object(cells)]
     }
 
-    /// `pipeline show --stage roc`: AUC and ε_s per model and signal, aligned.
+    /// `pipeline show --stage roc`: AUC and ε_s per model and signal, aligned. A score column
+    /// appears when the models' table scores differ (an image model among particle models).
     func render(summary: JSONValue) -> String? {
         guard let rows = summary["table"]?.arrayValue, !rows.isEmpty else { return nil }
         let effs = summary["efficiencies"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        let header = ["stage", "aggregation", "latent (rate)", "signal", "AUC"] + effs.map { "ε_s(ε_b=" + $0.replacingOccurrences(of: "eps_s_at_", with: "") + ")" }
+        let tableScore = summary["tableScore"]?.stringValue ?? ""
+        let showScore = rows.contains { ($0["score"]?.stringValue ?? tableScore) != tableScore }
+        let text = ["stage", "aggregation", "latent (rate)"] + (showScore ? ["score"] : []) + ["signal"]
+        let header = text + ["AUC"] + effs.map { "ε_s(ε_b=" + $0.replacingOccurrences(of: "eps_s_at_", with: "") + ")" }
         var lines = [header]
         for r in rows {
             let rate = String(format: "%.2f%%", 100 * (r["compressionRate"]?.doubleValue ?? .nan))
-            let latent = "τ=\(r["latentVectors"]?.intValue ?? 0) (\(rate))"
-            var cells = [r["stage"]?.stringValue ?? "", r["aggregation"]?.stringValue ?? "", latent,
-                         r["signal"]?.stringValue ?? "", String(format: "%.4f", r["auc"]?.doubleValue ?? .nan)
-                            + ((r["flipped"]?.boolValue ?? false) ? "*" : "")]
+            var cells = [r["stage"]?.stringValue ?? "", r["aggregation"]?.stringValue ?? "", "\(latentLabel(r, latex: false)) (\(rate))"]
+            if showScore { cells.append(r["score"]?.stringValue ?? tableScore) }
+            cells += [r["signal"]?.stringValue ?? "", String(format: "%.4f", r["auc"]?.doubleValue ?? .nan) + ((r["flipped"]?.boolValue ?? false) ? "*" : "")]
             cells += effs.map { e in r[e]?.doubleValue.map { String(format: "%.4f", $0) } ?? "—" }
             lines.append(cells)
         }
         let widths = header.indices.map { c in lines.map { $0[c].count }.max() ?? 0 }
-        var out = ["anomaly detection, \(summary["tableScore"]?.stringValue ?? "") score; ε_s at the first ROC point with ε_b ≥ the target (roc.csv also has interpolated values)"]
+        var out = ["anomaly detection, \(tableScore) score\(showScore ? " (image models: \(ROCStage.imageScore))" : ""); ε_s at the first ROC point with ε_b ≥ the target (roc.csv also has interpolated values)"]
         for (i, l) in lines.enumerated() {
-            out.append("  " + l.enumerated().map { c, t in c < 4 ? t.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+            out.append("  " + l.enumerated().map { c, t in c < text.count ? t.padding(toLength: widths[c], withPad: " ", startingAt: 0)
                 : String(repeating: " ", count: widths[c] - t.count) + t }.joined(separator: "  "))
             if i == 0 { out.append("  " + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")) }
         }
@@ -185,9 +208,9 @@ struct ROCStage: StageKind {
     /// Per-jet values of every score for one part, computed in chunks on the worker threads.
     private func partScores(_ ctx: StageContext, reco: ModelReconstruction, part: String, scores: [AnomalyScore]) throws -> [[Double]] {
         let n = reco.particles
-        let target = try reco.momenta(ctx, part: part, "target"), output = try reco.momenta(ctx, part: part, "output")
-        let jets = target.count / (4 * n)
-        let norm = try partNorms(ctx, reco: reco, part: part, jets: jets)
+        let (target, output, jets) = try reco.momentumPair(ctx, part: part)
+        let norm = scores.contains { $0.space == .normalisedCartesian } ? try partNorms(ctx, reco: reco, part: part, jets: jets)
+            : Array(repeating: SIMD4<Double>(repeating: 1), count: jets)  // unused by the other spaces
         let chunks = try inChunks(count: jets, threads: ctx.threads) { first, end -> [[Double]] in
             var scorer = JetScorer(particles: n)
             var out = scores.map { _ in [Double]() }
@@ -209,6 +232,47 @@ struct ROCStage: StageKind {
         return scores.indices.map { s in chunks.flatMap { $0[s] } }
     }
 
+    /// The requested scores a particle model can have. The normalised-Cartesian scores divide target
+    /// and reconstruction by the target jet's factor of §2.3 (`PART_norm.npy`; a property of the
+    /// jet, so it applies whether or not the model was trained on normalised jets); a reconstruction
+    /// without those files skips them, and its `scoreColumns` in roc.json say so — unless its
+    /// Table 4 row needs one.
+    private func particleScores(_ ctx: StageContext, reco: ModelReconstruction, requested: [AnomalyScore], tableScore: String) throws -> [AnomalyScore] {
+        guard !reco.outputsImages else { return [] }
+        let hasNorms = reco.files.keys.contains { $0.hasSuffix("_norm.npy") }
+        guard !hasNorms else { return requested }
+        let skipped = requested.filter { $0.space == .normalisedCartesian }
+        guard !skipped.isEmpty else { return requested }
+        if skipped.map(\.rawValue).contains(tableScore) {
+            throw StageFailure("stage '\(ctx.stage)': `tableScore` \(tableScore) divides by the per-jet normalisation of §2.3, but \(reco.stage) (\(reco.model)) has none (no PART_norm.npy). Fix: set `stages.\(ctx.stage).params.tableScore` to a score without it, e.g. chamfer_cartesian.")
+        }
+        ctx.note("\(reco.stage): no per-jet normalisation, so \(skipped.map(\.rawValue).joined(separator: ", ")) skipped")
+        return requested.filter { $0.space != .normalisedCartesian }
+    }
+
+    /// Per-jet Σ over pixels (output − target)² of an image model, the CNNAE's anomaly score
+    /// (§11.3). Each jet's sum runs over its pixels in row-major order, so it is the same for any
+    /// thread count.
+    private func imageScores(_ ctx: StageContext, reco: ModelReconstruction, part: String) throws -> [Double] {
+        let (target, output, jets) = try reco.imagePair(ctx, part: part)
+        let pixels = reco.imageSize * reco.imageSize
+        let chunks = try inChunks(count: jets, threads: ctx.threads) { first, end -> [Double] in
+            target.withUnsafeBufferPointer { t in
+                output.withUnsafeBufferPointer { o in
+                    (first..<end).map { j in
+                        var sum = 0.0
+                        for k in (j * pixels)..<((j + 1) * pixels) {
+                            let d = o[k] - t[k]
+                            sum += d * d
+                        }
+                        return sum
+                    }
+                }
+            }
+        }
+        return chunks.flatMap { $0 }
+    }
+
     private func partNorms(_ ctx: StageContext, reco: ModelReconstruction, part: String, jets: Int) throws -> [SIMD4<Double>] {
         guard let file = reco.files["\(part)_norm.npy"] else {
             throw StageFailure("stage '\(ctx.stage)': \(reco.stage) has no \(part)_norm.npy. Fix: rerun it with the current code.")
@@ -223,9 +287,9 @@ struct ROCStage: StageKind {
         }
     }
 
-    private func sorted(_ values: [Double], ctx: StageContext, reco: ModelReconstruction, part: String, score: AnomalyScore) throws -> SortedScores {
+    private func sorted(_ values: [Double], ctx: StageContext, reco: ModelReconstruction, part: String, score: String) throws -> SortedScores {
         do { return try SortedScores(values) } catch let e as ROCError {
-            throw StageFailure("stage '\(ctx.stage)': the \(score.rawValue) score of \(reco.stage) \(part) jet \(e) . Fix: check that model's outputs (`pipeline show --stage \(reco.stage)`).")
+            throw StageFailure("stage '\(ctx.stage)': the \(score) score of \(reco.stage) \(part) jet \(e) . Fix: check that model's outputs (`pipeline show --stage \(reco.stage)`).")
         }
     }
 }

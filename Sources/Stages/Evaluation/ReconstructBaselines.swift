@@ -61,6 +61,10 @@ extension ReconstructStage {
             }
             try writeNpy(target, shape: [count, n, 4], to: ctx.outputPath("\(part)_target.npy"))
             try writeNpy(output, shape: [count, n, 4], to: ctx.outputPath("\(part)_output.npy"))
+            // The target jets' factors of §2.3, for the normalised scores (the GNNAE itself is not
+            // trained on normalised jets).
+            try writeNpy(Array(data.norm[0..<(count * data.normWidth)]), shape: data.normWidth == 1 ? [count] : [count, data.normWidth],
+                         to: ctx.outputPath("\(part)_norm.npy"))
             try writeNpy(chunks.flatMap(\.relative), shape: [count, n, f], to: ctx.outputPath("\(part)_output_relative.npy"))
             try writeNpy(chunks.flatMap(\.latent), shape: [count, config.latentCount], to: ctx.outputPath("\(part)_latent.npy"))
             counts[part] = .number(Double(count))
@@ -119,6 +123,10 @@ extension ReconstructStage {
             try writeNpy(target, shape: [count, config.imageSize, config.imageSize], to: ctx.outputPath("\(part)_target_image.npy"))
             try writeNpy(output, shape: [count, config.imageSize, config.imageSize], to: ctx.outputPath("\(part)_output_image.npy"))
             try writeNpy(chunks.flatMap(\.latent), shape: [count, config.latentDimension], to: ctx.outputPath("\(part)_latent.npy"))
+            // Each jet's pT (GeV), η and azimuth: where its image sits, so that Table 3 compares the
+            // same absolute jet features for the CNNAE as for the four-momentum models.
+            try writeNpy(try relative.jetAxes(ctx).flatMap { [$0.pt, $0.eta, $0.phi] }, shape: [count, 3],
+                         to: ctx.outputPath("\(part)_jet_frame.npy"))
             counts[part] = .number(Double(count))
         }
         let info: JSONValue = [

@@ -24,7 +24,7 @@ struct ReconstructStage: StageKind {
 
     let parameters: [ParamSpec] = [
         ParamSpec("model", .string, default: "lgae",
-                  doc: "the model family of the input: lgae (model.lgae), gnnae (model.gnnae; also needs `load` and `preprocess`) or cnnae (model.cnnae; also needs `load`)"),
+                  doc: "the model family of the input: lgae (model.lgae), gnnae (model.gnnae; also needs `load` and `preprocess`) or cnnae (model.cnnae; also needs `load` and `preprocess`)"),
         ParamSpec("scale", .number, default: 1000, doc: "GNNAE only: `preprocess`'s scale (GeV per output unit), to turn the reconstructed relative coordinates into four-momenta"),
         ParamSpec("parts", .stringArray, default: .array(defaultEvaluationParts.map { .string($0) }),
                   doc: "split parts to reconstruct: the QCD test jets and the signals' test jets"),
@@ -33,8 +33,8 @@ struct ReconstructStage: StageKind {
 
     static let perPart = [
         "lgae": ["target", "output", "norm", "latent_vectors", "latent_scalars"],
-        "gnnae": ["target", "output", "output_relative", "latent"],
-        "cnnae": ["target_image", "output_image", "latent"],
+        "gnnae": ["target", "output", "norm", "output_relative", "latent"],
+        "cnnae": ["target_image", "output_image", "latent", "jet_frame"],
     ]
 
     func declaredOutputs(params: [String: JSONValue]) -> [String]? {

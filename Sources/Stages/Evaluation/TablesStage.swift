@@ -6,6 +6,10 @@ import Foundation
 /// (booktabs, the paper's rows and columns, the best value of each column in bold) and CSV (every
 /// digit), a standalone `tables.tex` that compiles on its own, and `paper_vs_run.csv` with the
 /// published value next to this run's for every cell the run covers.
+///
+/// Every model family sits in one table as in the paper: LGAE, GNNAE-JL, GNNAE-PL, CNNAE. Table 2
+/// has only the models that output particles; the CNNAE's jet image has no particles, so it appears
+/// in Tables 3 (jet features of its images, in relative units) and 4 (its image score).
 struct TablesStage: StageKind {
     let kind = "tables"
     let summary = "Tables 2–4 as LaTeX and CSV, and the paper's values beside this run's"
@@ -38,13 +42,17 @@ struct TablesStage: StageKind {
         let errorRows = errors["models"]?.arrayValue ?? [], rocRows = roc["models"]?.arrayValue ?? []
         let tableScore = roc["tableScore"]?.stringValue ?? "?"
         let efficiencies = roc["backgroundEfficiencies"]?.arrayValue?.compactMap(\.doubleValue) ?? []
-        let particleJets = errorRows.first?["jets"]?.doubleValue ?? 0
+        // Image models have no particle errors ("particle": null): no Table 2 row.
+        let particleRows = errorRows.filter { $0["particle"]?.objectValue != nil }
+        let particleJets = particleRows.first?["jets"]?.doubleValue ?? 0, jetJets = errorRows.first?["jets"]?.doubleValue ?? 0
 
-        var comparison = "table,model,aggregation,latent,compression_rate,column,paper,paper_value,run_value\n"
+        // paper_compression_rate: the rate as the paper prints it for that row, beside this run's
+        // compression_rate (they differ for the CNNAE: 61.67% printed, 55/90 = 61.11%).
+        var comparison = "table,model,aggregation,latent,compression_rate,column,paper,paper_value,run_value,paper_compression_rate\n"
 
         // Table 2: particle relative errors.
         let t2 = Table(number: 2, columns: [("$p_\\mathrm{T}^\\mathrm{rel}$", ["pt_rel"]), ("$\\eta^\\mathrm{rel}$", ["eta_rel"]), ("$\\phi^\\mathrm{rel}$", ["phi_rel"])],
-                       rows: errorRows.map { r in
+                       rows: particleRows.map { r in
                            TableRow(info: r, values: ["pt_rel", "eta_rel", "phi_rel"].flatMap { f in
                                [r["particle"]?[f]?["median"]?.doubleValue ?? .nan, r["particle"]?[f]?["iqr"]?.doubleValue ?? .nan]
                            })
@@ -58,18 +66,30 @@ struct TablesStage: StageKind {
                        })
         // Table 4: anomaly detection.
         let effKeys = efficiencies.map { "eps_s_at_\(efficiencyLabel($0))" }
+        // Each model's own table score: image models are scored on their images whatever `tableScore` is.
         let t4rows = rocRows.map { r -> TableRow in
-            let cell = r["scores"]?[tableScore]?[signal]
+            let score = r["tableScore"]?.stringValue ?? tableScore
+            let cell = r["scores"]?[score]?[signal]
             return TableRow(info: r, values: [cell?["auc"]?.doubleValue ?? .nan]
-                + effKeys.map { cell?["efficiencies"]?[$0]?["first"]?.doubleValue ?? .nan })
+                + effKeys.map { cell?["efficiencies"]?[$0]?["first"]?.doubleValue ?? .nan }, score: score)
         }
+        let imageScored = t4rows.filter { $0.score != tableScore }
+        let imageJetRows = errorRows.filter { $0["outputs"]?.stringValue == "images" }
 
         let jetDefinitionText = definition == "code"
             ? "$(\\hat{x}-x)/(\\hat{x}+\\epsilon)$, the reference code's definition, which produced the published table"
             : "$(\\hat{x}-x)/(x+\\epsilon)$, the paper's definition"
         let caption2 = "Particle-feature relative errors $(\\hat{x}-x)/(x+\\epsilon)$ on \(Int(particleJets)) QCD test jets: median and IQR. Permutation-invariant models are matched by Jonker--Volgenant in $(p_\\mathrm{T}^\\mathrm{rel},\\eta^\\mathrm{rel},\\phi^\\mathrm{rel})$; MSE-trained models slot by slot. Bold: best in the column (smallest $|\\mathrm{median}|$, smallest IQR)."
-        let caption3 = "Jet-feature relative errors \(jetDefinitionText), on \(Int(particleJets)) QCD test jets: median and IQR. Bold: best in the column."
-        let caption4 = "Anomaly detection of \(signal == "combined" ? "t, W and Z jets combined" : "\(signal) jets") against QCD with the \(tableScore.replacingOccurrences(of: "_", with: " ")) score: AUC and signal efficiency $\\epsilon_s$ at the first ROC point with background efficiency $\\epsilon_b \\geq$ the target. Bold: best in the column."
+        // The image-model sentences appear only when such a model is in the table, so an LGAE-only run
+        // keeps its captions.
+        let imageJetText = imageJetRows.isEmpty ? ""
+            : " The \(Set(imageJetRows.compactMap { $0["model"]?.stringValue }).sorted().joined(separator: ", ")) features are computed from its jet images (paper footnote 3), in the images' relative units: $p_\\mathrm{T}$ and mass relative to the jet $p_\\mathrm{T}$, $\\eta$ and $\\phi$ about the jet axis."
+        let caption3 = "Jet-feature relative errors \(jetDefinitionText), on \(Int(jetJets)) QCD test jets: median and IQR.\(imageJetText) Bold: best in the column."
+        let particleScored = t4rows.count > imageScored.count
+        let scoreText = particleScored ? "the \(tableScore.replacingOccurrences(of: "_", with: " ")) score" : "the summed squared pixel difference"
+        let imageScoreText = imageScored.isEmpty || !particleScored ? ""
+            : " The \(Set(imageScored.map(\.model)).sorted().joined(separator: ", ")), whose output is a jet image, is scored by the summed squared pixel difference $\\sum_\\mathrm{pixels}(\\hat{x}-x)^2$."
+        let caption4 = "Anomaly detection of \(signal == "combined" ? "t, W and Z jets combined" : "\(signal) jets") against QCD with \(scoreText): AUC and signal efficiency $\\epsilon_s$ at the first ROC point with background efficiency $\\epsilon_b \\geq$ the target.\(imageScoreText) Bold: best in the column."
 
         let tex2 = latexTable(t2, caption: caption2, label: "tab:particle-errors", medianIQR: true)
         let tex3 = latexTable(t3, caption: caption3, label: "tab:jet-errors", medianIQR: true)
@@ -79,7 +99,7 @@ struct TablesStage: StageKind {
 
         let csv2 = csvTable(t2, columns: ["pt_rel_median", "pt_rel_iqr", "eta_rel_median", "eta_rel_iqr", "phi_rel_median", "phi_rel_iqr"])
         let csv3 = csvTable(t3, columns: JetFeatureNames.flatMap { ["\($0)_median", "\($0)_iqr"] })
-        let csv4 = csvTable(Table(number: 4, columns: [], rows: t4rows), columns: ["auc"] + effKeys)
+        let csv4 = csvTable(Table(number: 4, columns: [], rows: t4rows), columns: ["auc"] + effKeys, score: true)
 
         comparison += compare(table: 2, rows: t2.rows, runColumns: PaperTables.table2Columns, paper: PaperTables.table2, columns: PaperTables.table2Columns)
         comparison += compare(table: 3, rows: t3.rows, runColumns: PaperTables.table3Columns, paper: PaperTables.table3, columns: PaperTables.table3Columns)
@@ -134,7 +154,7 @@ struct TablesStage: StageKind {
             for (c, name) in columns.enumerated() {
                 guard let r = runColumns.firstIndex(of: name), r < row.values.count else { continue }
                 let pv = paperValue(p.cells[c]).map(csvNumber) ?? ""
-                out += "\(table),\(row.model),\(row.aggregation),\(row.latent),\(row.compressionRate),\(name),\(p.cells[c]),\(pv),\(csvNumber(row.values[r]))\n"
+                out += "\(table),\(row.model),\(row.aggregation),\(row.latent),\(row.compressionRate),\(name),\(p.cells[c]),\(pv),\(csvNumber(row.values[r])),\(p.rate)\n"
             }
         }
         return out
@@ -146,16 +166,24 @@ let JetFeatureNames = ["mass", "pt", "eta", "phi"]
 struct TableRow {
     let model: String
     let aggregation: String
+    /// τ (LGAE), dim L (GNNAE-JL, CNNAE) or d (GNNAE-PL): with model and aggregation, the key of the
+    /// paper's row (`PaperRow`).
     let latent: Int
     let compressionRate: Double
     let values: [Double]
+    /// The latent cell without the rate, as the paper prints it (see `latentLabel`).
+    let latentLabelText: String
+    /// Table 4: the anomaly score of this row (image models have their own).
+    let score: String?
 
-    init(info: JSONValue, values: [Double]) {
+    init(info: JSONValue, values: [Double], score: String? = nil) {
         model = info["model"]?.stringValue ?? "?"
         aggregation = info["aggregation"]?.stringValue ?? "?"
         latent = info["latentVectors"]?.intValue ?? info["latentDimension"]?.intValue ?? 0
         compressionRate = info["compressionRate"]?.doubleValue ?? .nan
         self.values = values
+        latentLabelText = latentLabel(info, latex: true)
+        self.score = score
     }
 
     /// "Min-Max", "Mix", "JL", …: the paper's aggregation column.
@@ -169,10 +197,10 @@ struct TableRow {
         }
     }
 
-    /// The latent column: τ and the compression rate of §5.4 for the LGAE, the dimension otherwise.
+    /// The latent column: τ for the LGAE, "dim L" or d × N for the baselines, then this run's
+    /// compression rate (§5.4), which for the CNNAE is 55/90 = 61.11% where the paper prints 61.67%.
     var latentText: String {
-        let rate = String(format: "%.2f\\%%", 100 * compressionRate)
-        return model == "LGAE" ? "$\\tau_{(1/2,1/2)} = \(latent)$ (\(rate))" : "\(latent) (\(rate))"
+        "\(latentLabelText) (\(String(format: "%.2f\\%%", 100 * compressionRate)))"
     }
 }
 
@@ -233,10 +261,12 @@ func errorCell(_ v: Double) -> String {
     return abs(v) < 1 ? String(format: "%.3f", v) : String(format: "%.1f", v)
 }
 
-func csvTable(_ t: Table, columns: [String]) -> String {
-    var out = "model,aggregation,latent,compression_rate," + columns.joined(separator: ",") + "\n"
+/// The table as CSV, every digit; `score` adds the column naming each row's anomaly score (Table 4).
+func csvTable(_ t: Table, columns: [String], score: Bool = false) -> String {
+    var out = "model,aggregation,latent,compression_rate," + columns.joined(separator: ",") + (score ? ",score" : "") + "\n"
     for r in t.rows {
-        out += "\(r.model),\(r.aggregation),\(r.latent),\(r.compressionRate)," + r.values.map(csvNumber).joined(separator: ",") + "\n"
+        out += "\(r.model),\(r.aggregation),\(r.latent),\(r.compressionRate)," + r.values.map(csvNumber).joined(separator: ",")
+            + (score ? ",\(r.score ?? "")" : "") + "\n"
     }
     return out
 }
