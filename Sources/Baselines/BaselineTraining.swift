@@ -95,10 +95,7 @@ public struct GNNAEObjective: TrainingObjective {
         return losses
     }
 
-    public func parameterName(_ x: Int) -> String {
-        guard let block = layout.blocks.first(where: { $0.range.contains(x) }) else { return "offset \(x)" }
-        return "\(block.name)[\(x - block.offset)]"
-    }
+    public func parameterName(_ x: Int) -> String { Training.parameterName(x, in: layout.blocks) }
 }
 
 /// CNNAE training data: S × S jet images stored one after another.
@@ -202,11 +199,11 @@ public struct CNNAEObjective: TrainingObjective {
         return scores
     }
 
-    public func parameterName(_ x: Int) -> String {
-        guard let block = layout.blocks.first(where: { $0.range.contains(x) }) else { return "offset \(x)" }
-        return "\(block.name)[\(x - block.offset)]"
-    }
+    public func parameterName(_ x: Int) -> String { Training.parameterName(x, in: layout.blocks) }
 }
+
+extension GNNAEParameterBlock: NamedParameterBlock {}
+extension CNNAEParameterBlock: NamedParameterBlock {}
 
 // MARK: - Model files
 
@@ -246,37 +243,4 @@ extension CNNAE {
         }
         self.init(config: config, parameters: parameters)
     }
-}
-
-private func modelFileBytes<Config: Encodable>(magic: String, config: Config, parameters: [Double]) -> [UInt8] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    // Encoding a struct of numbers, strings and arrays cannot fail.
-    let json = try! encoder.encode(config)
-    var w = ByteWriter()
-    w.bytes = Array(magic.utf8)
-    w.append(UInt32(1))
-    w.append(blob: Array(json))
-    w.append(parameters)
-    return w.bytes
-}
-
-private func readModelFile<Config: Decodable>(_ bytes: [UInt8], magic: String, what: String, as _: Config.Type,
-                                              parameterCount: (Config) throws -> Int) throws -> (Config, [Double]) {
-    var r = ByteReader(bytes: bytes, what: what)
-    try r.expectMagic(magic, version: 1)
-    let json = try r.readBlob()
-    let config: Config, expected: Int
-    do {
-        config = try JSONDecoder().decode(Config.self, from: Data(json))
-        expected = try parameterCount(config)
-    } catch {
-        throw CheckpointFormatError(detail: "\(what): the configuration cannot be read (\(error)); the file is corrupt or from another version")
-    }
-    let parameters = try r.readDoubles()
-    try r.expectEnd()
-    guard parameters.count == expected else {
-        throw CheckpointFormatError(detail: "\(what): \(parameters.count) parameters, but its configuration needs \(expected); the file is corrupt")
-    }
-    return (config, parameters)
 }

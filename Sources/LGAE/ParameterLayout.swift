@@ -1,3 +1,5 @@
+import Training
+
 // Every learnable number of the LGAE lives in ONE flat [Double] buffer. The layout below names
 // each block and gives typed offset views of it, so that Adam and the L1 regulariser (§9) can run
 // over one array, and a gradient buffer of the same length shares the same layout.
@@ -101,10 +103,7 @@ public struct ParameterLayout: Hashable, Sendable {
     public var decoderCount: Int { count - encoderCount }
 
     /// "block[index]" for parameter offset `x`, for messages.
-    public func parameterName(_ x: Int) -> String {
-        guard let block = blocks.first(where: { $0.range.contains(x) }) else { return "offset \(x)" }
-        return "\(block.name)[\(x - block.offset)]"
-    }
+    public func parameterName(_ x: Int) -> String { Training.parameterName(x, in: blocks) }
 
     /// The block called `name`, e.g. "encoder.W0.s.re" or "decoder.level1.mlp.3.weight".
     public func block(named name: String) -> ParameterBlock {
@@ -204,3 +203,5 @@ private struct LayoutBuilder {
         }
     }
 }
+
+extension ParameterBlock: NamedParameterBlock {}

@@ -181,41 +181,18 @@ func forEachJet(model: LGAEModel, count: Int, threads: Int,
 }
 
 extension LGAEModel {
-    // Format: "LGAEMODL", UInt32 version 1, the configuration as JSON with sorted keys
-    // (length-prefixed), then the parameters as (UInt64 count, f64…).
     private static let magic = "LGAEMODL"
 
-    /// The model as bytes: its configuration and parameters. Deterministic.
+    /// The model as bytes: its configuration and parameters (see Training/Checkpoint.swift). Deterministic.
     public func serialized() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        // Encoding a struct of numbers, strings and arrays cannot fail.
-        let json = try! encoder.encode(config)
-        var w = ByteWriter()
-        w.bytes = Array(LGAEModel.magic.utf8)
-        w.append(UInt32(1))
-        w.append(blob: Array(json))
-        w.append(parameters)
-        return w.bytes
+        modelFileBytes(magic: LGAEModel.magic, config: config, parameters: parameters)
     }
 
     /// Reads a model written by `serialized()`.
     public init(serialized bytes: [UInt8]) throws {
-        var r = ByteReader(bytes: bytes, what: "LGAE model file")
-        try r.expectMagic(LGAEModel.magic, version: 1)
-        let json = try r.readBlob()
-        let config: LGAEConfig
-        do {
-            config = try JSONDecoder().decode(LGAEConfig.self, from: Data(json))
-            try config.validate()
-        } catch {
-            throw CheckpointFormatError(detail: "LGAE model file: the configuration cannot be read (\(error)); the file is corrupt or from another version")
-        }
-        let parameters = try r.readDoubles()
-        try r.expectEnd()
-        let expected = ParameterLayout(config: config).count
-        guard parameters.count == expected else {
-            throw CheckpointFormatError(detail: "LGAE model file: \(parameters.count) parameters, but its configuration needs \(expected); the file is corrupt")
+        let (config, parameters) = try readModelFile(bytes, magic: LGAEModel.magic, what: "LGAE model file", as: LGAEConfig.self) {
+            try $0.validate()
+            return ParameterLayout(config: $0).count
         }
         self.init(config: config, parameters: parameters)
     }

@@ -6,18 +6,31 @@ import Foundation
 // computes it (step size lr/(1−β1^t), denominator √v/√(1−β2^t) + ε), so the rounding follows the
 // reference rather than the textbook form θ −= lr·m̂/(√v̂ + ε).
 
+/// Where the bias corrections enter, which decides how ε acts. The two frameworks agree when ε is
+/// negligible; they differ when gradients are as small as ε (the LGAE-Mix's and the CNNAE's).
+public enum AdamUpdateForm: String, Hashable, Sendable, Codable, CaseIterable {
+    /// torch.optim.Adam: θ −= (lr/(1−β1^t)) · m / (√v/√(1−β2^t) + ε) (the LGAE and GNNAE references).
+    case pytorch
+    /// Keras (TensorFlow 2): θ −= (lr·√(1−β2^t)/(1−β1^t)) · m / (√v + ε), so ε acts ~1/√(1−β2^t)
+    /// times larger early on (the CNNAE reference).
+    case keras
+}
+
 /// Adam hyper-parameters (§10: lr 1e-3 in the paper, 1e-5 code default, 5e-4 README).
 public struct AdamConfiguration: Hashable, Sendable, Codable {
     public var learningRate: Double
     public var beta1: Double
     public var beta2: Double
     public var epsilon: Double
+    public var form: AdamUpdateForm
 
-    public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8) {
+    public init(learningRate: Double = 1e-3, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
+                form: AdamUpdateForm = .pytorch) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
+        self.form = form
     }
 }
 
@@ -55,6 +68,18 @@ public struct Adam: Sendable, Equatable {
         let t = Double(step)
         let biasCorrection1 = 1 - pow(c.beta1, t)
         let biasCorrection2Root = (1 - pow(c.beta2, t)).squareRoot()
+        if c.form == .keras {
+            let alpha = c.learningRate * biasCorrection2Root / biasCorrection1
+            for x in 0..<parameterCount {
+                let g = gradient[x]
+                let m = c.beta1 * firstMoment[x] + (1 - c.beta1) * g
+                let v = c.beta2 * secondMoment[x] + (1 - c.beta2) * g * g
+                firstMoment[x] = m
+                secondMoment[x] = v
+                parameters[x] -= alpha * m / (v.squareRoot() + c.epsilon)
+            }
+            return
+        }
         let stepSize = c.learningRate / biasCorrection1
         for x in 0..<parameterCount {
             let g = gradient[x]
@@ -67,11 +92,12 @@ public struct Adam: Sendable, Equatable {
         }
     }
 
-    // Checkpoint format, all little-endian: the 8 magic bytes "LGAEADAM", UInt32 format version (1),
-    // UInt64 step, UInt64 parameter count, four float64 (lr, β1, β2, ε), then m and v as float64.
-    // The float64 values are their exact bit patterns, so a resumed run is bit-identical.
+    // Checkpoint format, all little-endian: the 8 magic bytes "LGAEADAM", UInt32 format version
+    // (1: PyTorch update form, 2: Keras form; the layout is the same), UInt64 step, UInt64 parameter
+    // count, four float64 (lr, β1, β2, ε), then m and v as float64. The float64 values are their
+    // exact bit patterns, so a resumed run is bit-identical.
     private static let magic = Array("LGAEADAM".utf8)
-    private static let version: UInt32 = 1
+    private static let versions: [AdamUpdateForm: UInt32] = [.pytorch: 1, .keras: 2]
     private static let headerSize = 8 + 4 + 8 + 8 + 4 * 8
 
     /// The state as bytes for a checkpoint (see the format above).
@@ -81,7 +107,7 @@ public struct Adam: Sendable, Equatable {
         func append<T: FixedWidthInteger>(_ value: T) {
             withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
         }
-        append(Adam.version)
+        append(Adam.versions[configuration.form]!)
         append(UInt64(step))
         append(UInt64(parameterCount))
         for value in [configuration.learningRate, configuration.beta1, configuration.beta2, configuration.epsilon] {
@@ -107,8 +133,8 @@ public struct Adam: Sendable, Equatable {
             return T(littleEndian: value)
         }
         let version = read(UInt32.self)
-        guard version == Adam.version else {
-            throw AdamStateError(detail: "format version \(version) found, this build reads version \(Adam.version); re-create the checkpoint with this build")
+        guard let form = Adam.versions.first(where: { $0.value == version })?.key else {
+            throw AdamStateError(detail: "format version \(version) found, this build reads versions 1 and 2; re-create the checkpoint with this build")
         }
         let step = read(UInt64.self), count = read(UInt64.self)
         let expected = UInt64(Adam.headerSize) &+ 16 &* count
@@ -117,7 +143,7 @@ public struct Adam: Sendable, Equatable {
         }
         func readDouble() -> Double { Double(bitPattern: read(UInt64.self)) }
         let lr = readDouble(), beta1 = readDouble(), beta2 = readDouble(), epsilon = readDouble()
-        self.configuration = AdamConfiguration(learningRate: lr, beta1: beta1, beta2: beta2, epsilon: epsilon)
+        self.configuration = AdamConfiguration(learningRate: lr, beta1: beta1, beta2: beta2, epsilon: epsilon, form: form)
         self.step = Int(step)
         firstMoment = (0..<Int(count)).map { _ in readDouble() }
         secondMoment = (0..<Int(count)).map { _ in readDouble() }

@@ -138,3 +138,44 @@ extension TrainingState {
     }
 }
 
+// MARK: - Model files
+
+// Every model file (LGAE, GNNAE, CNNAE): the 8 magic bytes of its family, UInt32 version 1, the
+// configuration as JSON with sorted keys (length-prefixed), then the parameters as
+// (UInt64 count, f64…). Deterministic, and read back exactly.
+
+/// The bytes of a model file.
+package func modelFileBytes<Config: Encodable>(magic: String, config: Config, parameters: [Double]) -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    // Encoding a struct of numbers, strings and arrays cannot fail.
+    let json = try! encoder.encode(config)
+    var w = ByteWriter()
+    w.bytes = Array(magic.utf8)
+    w.append(UInt32(1))
+    w.append(blob: Array(json))
+    w.append(parameters)
+    return w.bytes
+}
+
+/// Reads a model file: the configuration, checked by `parameterCount` (which throws if it is
+/// invalid and otherwise returns how many parameters it needs), and the parameters.
+package func readModelFile<Config: Decodable>(_ bytes: [UInt8], magic: String, what: String, as _: Config.Type,
+                                              parameterCount: (Config) throws -> Int) throws -> (Config, [Double]) {
+    var r = ByteReader(bytes: bytes, what: what)
+    try r.expectMagic(magic, version: 1)
+    let json = try r.readBlob()
+    let config: Config, expected: Int
+    do {
+        config = try JSONDecoder().decode(Config.self, from: Data(json))
+        expected = try parameterCount(config)
+    } catch {
+        throw CheckpointFormatError(detail: "\(what): the configuration cannot be read (\(error)); the file is corrupt or from another version")
+    }
+    let parameters = try r.readDoubles()
+    try r.expectEnd()
+    guard parameters.count == expected else {
+        throw CheckpointFormatError(detail: "\(what): \(parameters.count) parameters, but its configuration needs \(expected); the file is corrupt")
+    }
+    return (config, parameters)
+}

@@ -30,6 +30,19 @@ public protocol TrainingObjective: Sendable {
     func parameterName(_ index: Int) -> String
 }
 
+/// A named block of a model's flat parameter buffer (e.g. "encoder.level0.mix").
+public protocol NamedParameterBlock {
+    var name: String { get }
+    var offset: Int { get }
+    var range: Range<Int> { get }
+}
+
+/// "block[index]" for parameter offset `x` of a layout with these blocks, for messages.
+public func parameterName<Block: NamedParameterBlock>(_ x: Int, in blocks: [Block]) -> String {
+    guard let block = blocks.first(where: { $0.range.contains(x) }) else { return "offset \(x)" }
+    return "\(block.name)[\(x - block.offset)]"
+}
+
 public struct BatchLossAndGradient: Sendable {
     public var loss: Double
     public var exampleLossSum: Double

@@ -55,7 +55,8 @@ final class BaselineTrainingTests: XCTestCase {
         return s
     }
 
-    private func options(epochs: Int, learningRate: Double = 3e-3, batch: Int = 8) -> EpochOptions {
+    /// Batches of 20 span three chunks of 8, so two threads really sum chunks on two workers.
+    private func options(epochs: Int, learningRate: Double = 3e-3, batch: Int = 20) -> EpochOptions {
         EpochOptions(adam: AdamConfiguration(learningRate: learningRate), l1Lambda: 1e-8, batchSize: batch,
                      maxEpochs: epochs, patience: 50, shuffleSeed: 7)
     }
@@ -68,16 +69,17 @@ final class BaselineTrainingTests: XCTestCase {
             let objective = GNNAEObjective(config: smallGNNAE, loss: loss, train: jets, valid: jets, threads: 2)
             let batch = [3, 17, 0, 9, 11, 2, 5, 8, 13, 1, 4][...]
             let result = objective.batchLossAndGradient(parameters: model.parameters, examples: batch, threads: 2)
-            // The same sum in the same chunks of 8, by hand.
+            // The same sums in the same chunks of 8, by hand: each chunk's jets in order, then the chunks.
             var expected = [Double](repeating: 0, count: model.layout.count), lossSum = 0.0
             let workspace = model.makeWorkspace()
             for chunk in stride(from: 0, to: batch.count, by: 8) {
-                var g = [Double](repeating: 0, count: model.layout.count)
+                var g = [Double](repeating: 0, count: model.layout.count), chunkLoss = 0.0
                 for k in chunk..<min(batch.count, chunk + 8) {
                     let j = batch[batch.startIndex + k]
                     let jet = Array(jets.values[(j * 15)..<((j + 1) * 15)])
-                    lossSum += model.lossAndGradient(jet: jet, target: jet, loss: loss, workspace: workspace, accumulatingInto: &g)
+                    chunkLoss += model.lossAndGradient(jet: jet, target: jet, loss: loss, workspace: workspace, accumulatingInto: &g)
                 }
+                lossSum += chunkLoss
                 for x in g.indices { expected[x] += g[x] }
             }
             let scale = loss == .mse ? 1 / Double(batch.count) : 1
@@ -146,7 +148,7 @@ final class BaselineTrainingTests: XCTestCase {
         let result = objective.batchLossAndGradient(parameters: model.parameters, examples: batch, threads: 1)
         let workspace = CNNAEWorkspace(config: smallCNNAE)
         var g = [Double](repeating: 0, count: model.layout.count), sum = 0.0
-        for j in batch {
+        for j in batch {  // one chunk: the images in order into one buffer
             sum += model.lossAndGradient(image: Array(images.values[(j * 64)..<((j + 1) * 64)]), workspace: workspace, accumulatingInto: &g)
         }
         XCTAssertEqual(result.loss, sum / 4)
@@ -198,5 +200,23 @@ final class BaselineTrainingTests: XCTestCase {
             expected += c
         }
         XCTAssertEqual(one.0, expected)
+    }
+
+    /// One step from θ = 1 with g = 0.5 (β = 0.9, 0.999, ε = 1e-3): m = 0.05, v = 2.5e-4, and the
+    /// two update forms put ε in different places — PyTorch: lr/(1 − 0.9) · m / (√v/√(1 − 0.999) + ε)
+    /// = lr · 0.5/0.501; Keras: lr·√(1 − 0.999)/(1 − 0.9) · m / (√v + ε) = lr · 0.0158114/0.0168114.
+    /// The state's form survives serialisation (checkpoint format versions 1 and 2).
+    func testAdamUpdateForms() throws {
+        for (form, expectedStep) in [(AdamUpdateForm.pytorch, 0.5 / 0.501),
+                                     (.keras, 0.001.squareRoot() / 0.1 * 0.05 / (0.00025.squareRoot() + 1e-3))] {
+            var adam = Adam(parameterCount: 1, configuration: AdamConfiguration(learningRate: 0.01, epsilon: 1e-3, form: form))
+            var theta = [1.0]
+            adam.update(parameters: &theta, gradient: [0.5])
+            XCTAssertEqual(1 - theta[0], 0.01 * expectedStep, accuracy: 1e-15, "\(form)")
+            let back = try Adam(serialized: adam.serialized())
+            XCTAssertEqual(back, adam)
+            XCTAssertEqual(back.configuration.form, form)
+        }
+        XCTAssertNotEqual(0.5 / 0.501, 0.0158114 / 0.0168114, accuracy: 0.05, "the forms differ by ~6 % here")
     }
 }

@@ -49,7 +49,9 @@ final class BaselineEvaluationTests: PipelineTestCase {
     }
 
     /// A particle-output reconstruction; `info` holds the model's own fields of reconstruction.json.
-    /// Only the LGAE has per-jet normalisation factors (`PART_norm.npy`); the GNNAE has none.
+    /// Only the fake LGAE comes with per-jet normalisation factors (`PART_norm.npy`); the fake GNNAEs
+    /// have none, which exercises a reconstruction without them (a real GNNAE reconstruction writes
+    /// the jets' factors too).
     private func particleFake(_ ws: String, _ name: String, info: [String: JSONValue], reversed: Bool,
                               shifts: [String: [Double]]) throws -> JSONValue {
         let lgae = info["model"] == "LGAE"
@@ -311,7 +313,8 @@ final class BaselineEvaluationTests: PipelineTestCase {
         XCTAssertTrue(m.contains("lacks a positive 'imageSize' and 'imageRadius'"), m)
     }
 
-    /// The GNNAE has no per-jet normalisation, so a normalised score cannot be its Table 4 score.
+    /// A reconstruction without per-jet normalisation factors (here the fake GNNAE-JL) cannot have a
+    /// normalised score as its Table 4 score.
     func testANormalisedTableScoreNeedsTheNormalisation() throws {
         let ws = try workspace("normalised", tableScore: "chamfer_normalised_cartesian")
         let config = try PipelineConfig.load(path: ws + "/pipeline.json", profile: nil, kinds: allStageKinds)

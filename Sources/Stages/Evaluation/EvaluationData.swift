@@ -42,6 +42,7 @@ struct ModelReconstruction {
         var row: [String: JSONValue] = [
             "stage": .string(stage), "model": .string(model), "aggregation": .string(aggregation),
             "compressionRate": .number(compressionRate), "outputs": .string(outputsImages ? "images" : "particles"),
+            "loss": .string(loss),
         ]
         for key in ["latentVectors", "latentDimension"] { if let v = info[key] { row[key] = v } }
         if !outputsImages { row["particles"] = .number(Double(particles)) }

@@ -45,7 +45,9 @@ extension ReconstructStage {
                     rel += output
                     latent += z
                     for i in 0..<n {
-                        // The network's features are (pT_rel, η_rel, φ_rel), in that order.
+                        // The network's features are (pT_rel, η_rel, φ_rel), in that order. Its last
+                        // LeakyReLU lets pT_rel go negative; such a particle comes out with pT
+                        // |pT_rel|·pT_jet at φ + π and −η, which is what the four-vector means.
                         let p = fourMomentum(ptRel: output[i * f], etaRel: output[i * f + 1], phiRel: output[i * f + 2],
                                              jetPt: axes[j].pt, jetEta: axes[j].eta, jetPhi: axes[j].phi, mass: 0, scale: scale)
                         p4 += [p.E, p.px, p.py, p.pz]

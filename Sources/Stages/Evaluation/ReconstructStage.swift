@@ -15,11 +15,11 @@ import LGAE
 /// identity for the tables: model, aggregation, latent size, compression rate, training loss).
 struct ReconstructStage: StageKind {
     let kind = "reconstruct"
-    let summary = "run a trained LGAE over the test jets: targets, reconstructions and latents as .npy"
+    let summary = "run a trained LGAE, GNNAE or CNNAE over the test jets: targets, reconstructions and latents as .npy"
     static let code = ["Stages/Evaluation/ReconstructStage.swift", "Stages/Evaluation/ReconstructBaselines.swift",
                        "Stages/Evaluation/EvaluationData.swift", "Stages/Model/ModelData.swift", "Stages/Model/BaselineData.swift",
                        "Stages/Model/TrainStage.swift", "Stages/Model/TrainBaselineStages.swift", "LGAE/", "Baselines/",
-                       "JetData/Npy.swift", "JetData/FourMomenta.swift"]
+                       "Training/", "JetData/Npy.swift", "JetData/FourMomenta.swift", "JetData/JetNetFile.swift"]
     let codeDigest = Stages.codeDigest(ReconstructStage.code + commonCode)
 
     let parameters: [ParamSpec] = [

@@ -9,7 +9,7 @@ import Foundation
 ///
 /// Every model family sits in one table as in the paper: LGAE, GNNAE-JL, GNNAE-PL, CNNAE. Table 2
 /// has only the models that output particles; the CNNAE's jet image has no particles, so it appears
-/// in Tables 3 (jet features of its images, in relative units) and 4 (its image score).
+/// in Tables 3 (jet features of its images, placed in each jet's frame) and 4 (its image score).
 struct TablesStage: StageKind {
     let kind = "tables"
     let summary = "Tables 2–4 as LaTeX and CSV, and the paper's values beside this run's"
@@ -79,17 +79,16 @@ struct TablesStage: StageKind {
         let jetDefinitionText = definition == "code"
             ? "$(\\hat{x}-x)/(\\hat{x}+\\epsilon)$, the reference code's definition, which produced the published table"
             : "$(\\hat{x}-x)/(x+\\epsilon)$, the paper's definition"
-        let caption2 = "Particle-feature relative errors $(\\hat{x}-x)/(x+\\epsilon)$ on \(Int(particleJets)) QCD test jets: median and IQR. Permutation-invariant models are matched by Jonker--Volgenant in $(p_\\mathrm{T}^\\mathrm{rel},\\eta^\\mathrm{rel},\\phi^\\mathrm{rel})$; MSE-trained models slot by slot. Bold: best in the column (smallest $|\\mathrm{median}|$, smallest IQR)."
+        let caption2 = "Particle-feature relative errors $(\\hat{x}-x)/(x+\\epsilon)$ on \(Int(particleJets)) QCD test jets: median and IQR. Permutation-invariant models are matched by Jonker--Volgenant in $(p_\\mathrm{T}^\\mathrm{rel},\\eta^\\mathrm{rel},\\phi^\\mathrm{rel})$; MSE-trained models slot by slot.\(jetLevelLossSentence(errorRows)) Bold: best in the column (smallest $|\\mathrm{median}|$, smallest IQR)."
         // The image-model sentences appear only when such a model is in the table, so an LGAE-only run
         // keeps its captions.
-        let imageJetText = imageJetRows.isEmpty ? ""
-            : " The \(Set(imageJetRows.compactMap { $0["model"]?.stringValue }).sorted().joined(separator: ", ")) features are computed from its jet images (paper footnote 3), in the images' relative units: $p_\\mathrm{T}$ and mass relative to the jet $p_\\mathrm{T}$, $\\eta$ and $\\phi$ about the jet axis."
-        let caption3 = "Jet-feature relative errors \(jetDefinitionText), on \(Int(jetJets)) QCD test jets: median and IQR.\(imageJetText) Bold: best in the column."
+        let imageJetText = imageJetRows.isEmpty ? "" : imageFeatureSentence(imageJetRows)
+        let caption3 = "Jet-feature relative errors \(jetDefinitionText), on \(Int(jetJets)) QCD test jets: median and IQR.\(imageJetText)\(jetLevelLossSentence(errorRows)) Bold: best in the column."
         let particleScored = t4rows.count > imageScored.count
         let scoreText = particleScored ? "the \(tableScore.replacingOccurrences(of: "_", with: " ")) score" : "the summed squared pixel difference"
         let imageScoreText = imageScored.isEmpty || !particleScored ? ""
             : " The \(Set(imageScored.map(\.model)).sorted().joined(separator: ", ")), whose output is a jet image, is scored by the summed squared pixel difference $\\sum_\\mathrm{pixels}(\\hat{x}-x)^2$."
-        let caption4 = "Anomaly detection of \(signal == "combined" ? "t, W and Z jets combined" : "\(signal) jets") against QCD with \(scoreText): AUC and signal efficiency $\\epsilon_s$ at the first ROC point with background efficiency $\\epsilon_b \\geq$ the target.\(imageScoreText) Bold: best in the column."
+        let caption4 = "Anomaly detection of \(signal == "combined" ? "t, W and Z jets combined" : "\(signal) jets") against QCD with \(scoreText): AUC and signal efficiency $\\epsilon_s$ at the first ROC point with background efficiency $\\epsilon_b \\geq$ the target.\(imageScoreText)\(jetLevelLossSentence(rocRows)) Bold: best in the column."
 
         let tex2 = latexTable(t2, caption: caption2, label: "tab:particle-errors", medianIQR: true)
         let tex3 = latexTable(t3, caption: caption3, label: "tab:jet-errors", medianIQR: true)
@@ -269,4 +268,24 @@ func csvTable(_ t: Table, columns: [String], score: Bool = false) -> String {
             + (score ? ",\(r.score ?? "")" : "") + "\n"
     }
     return out
+}
+
+/// Table 3's sentence on image models, from how `errors` computed their features (`jetFeatures`:
+/// image_GeV when the reconstruction gave each jet's frame, image_relative otherwise).
+func imageFeatureSentence(_ rows: [JSONValue]) -> String {
+    let models = Set(rows.compactMap { $0["model"]?.stringValue }).sorted().joined(separator: ", ")
+    let relative = rows.contains { $0["jetFeatures"]?.stringValue == "image_relative" }
+    return relative
+        ? " The \(models) features are computed from its jet images (paper footnote 3), in the images' relative units: $p_\\mathrm{T}$ and mass relative to the jet $p_\\mathrm{T}$, $\\eta$ and $\\phi$ about the jet axis."
+        : " The \(models) features are computed from its jet images (paper footnote 3), each pixel a massless particle placed in the jet's frame, so mass and $p_\\mathrm{T}$ are in GeV and $\\eta$, $\\phi$ absolute, like the other rows."
+}
+
+/// Which loss the GNNAE-JL rows were trained with (the paper describes Chamfer; the reference code
+/// optimises only its jet term, spec §12.1), or nothing if there is no such row.
+func jetLevelLossSentence(_ rows: [JSONValue]) -> String {
+    let losses = Set(rows.filter { $0["model"]?.stringValue == "GNNAE" && $0["aggregation"]?.stringValue == "JL" }
+        .compactMap { $0["loss"]?.stringValue })
+    guard !losses.isEmpty else { return "" }
+    let names = losses.sorted().map { $0 == "chamferJetTermOnly" ? "the reference code's jet-term-only Chamfer loss" : ($0 == "chamfer" ? "the Chamfer loss" : "the \($0) loss") }
+    return " GNNAE-JL trained with \(names.joined(separator: " and "))."
 }

@@ -118,7 +118,7 @@ struct RelativeJets {
             }
             let r = rows[j]
             guard r < phis[c]!.count else {
-                throw StageFailure("stage '\(ctx.stage)': row \(r) of class \(c.rawValue) is beyond its jet features. Fix: feed `load`, `preprocess` and `split` stages of one run.")
+                throw StageFailure("stage '\(ctx.stage)': the split names row \(r) of class \(c.rawValue), but \(c.rawValue)_jet_features.npy and \(c.rawValue)_jet_phi.npy hold \(phis[c]!.count) jets. Fix: feed `load`, `preprocess` and `split` stages of one run.")
             }
             out.append((Double(jetFeatures[c]![4 * r]), Double(jetFeatures[c]![4 * r + 1]), phis[c]![r]))
         }

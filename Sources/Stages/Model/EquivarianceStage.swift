@@ -11,7 +11,7 @@ import LGAE
 struct EquivarianceStage: StageKind {
     let kind = "equivariance"
     let summary = "boost and rotation sweep of a trained LGAE (paper Fig. 9)"
-    static let code = ["Stages/Model/EquivarianceStage.swift", "Stages/Model/ModelData.swift", "LGAE/", "JetData/Npy.swift"]
+    static let code = ["Stages/Model/EquivarianceStage.swift", "Stages/Model/ModelData.swift", "LGAE/", "JetData/Npy.swift", "Training/"]
     let codeDigest = Stages.codeDigest(EquivarianceStage.code + commonCode)
 
     let parameters: [ParamSpec] = [

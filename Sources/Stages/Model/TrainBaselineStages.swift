@@ -15,7 +15,8 @@ struct TrainGNNAEStage: StageKind {
     let summary = "train one GNNAE baseline (MPNN; jet- or particle-level latent) on JetNet relative coordinates"
     static let code = ["Stages/Model/TrainBaselineStages.swift", "Stages/Model/BaselineData.swift", "Stages/Model/TrainingRun.swift",
                        "Baselines/GNNAE.swift", "Baselines/GNNAE+Backward.swift", "Baselines/MPNNKernels.swift", "Baselines/Lanes.swift",
-                       "Baselines/BaselineTraining.swift", "Training/", "SeededRandom/", "JetData/Npy.swift"]
+                       "Baselines/BaselineTraining.swift", "Training/", "SeededRandom/", "JetData/Npy.swift",
+                       "JetData/Random.swift", "JetData/JetNetFile.swift"]
     let codeDigest = Stages.codeDigest(TrainGNNAEStage.code + commonCode)
     static let outputs = ["model.gnnae", "final.ckpt", "losses.csv", "training.json"]
 
@@ -103,7 +104,9 @@ struct TrainGNNAEStage: StageKind {
                         train.count, valid.count, options.batchSize, loss.rawValue))
         let loop = EpochTrainer(objective: objective, options: options, threads: ctx.threads)
         let parameterSeed = deriveSeed(try ctx.seed(), kind, "parameters")
-        let outcome = try runTraining(ctx, loop: loop, unit: "jets") { layout.initialParameters(seed: parameterSeed) }
+        let outcome = try runTraining(ctx, loop: loop, unit: "jets") {
+            try loop.initialState(parameters: layout.initialParameters(seed: parameterSeed))
+        }
         let best = GNNAEModel(config: config, parameters: outcome.state.bestParameters)
         try Data(best.serialized()).write(to: URL(fileURLWithPath: ctx.outputPath("model.gnnae")))
         var report = trainingReport(outcome, options: options, train: train.count, valid: valid.count)
@@ -126,7 +129,7 @@ struct TrainGNNAEStage: StageKind {
 
 /// `train-cnnae`: trains the CNNAE baseline (spec §12.2) on jet images of the QCD training jets,
 /// on the same loop as the LGAE. Keras's defaults where the reference script relies on them:
-/// Adam ε 1e-7, no L1 term, the batch loss the mean of the per-image MSEs.
+/// Adam in Keras's update form with ε 1e-7, no L1 term, the batch loss the mean of the per-image MSEs.
 ///
 /// Inputs: `load` and `split`. Outputs: `model.cnnae`, `final.ckpt`, `losses.csv`, `training.json`.
 struct TrainCNNAEStage: StageKind {
@@ -134,7 +137,8 @@ struct TrainCNNAEStage: StageKind {
     let summary = "train the CNNAE baseline (40×40 jet images, convolutional autoencoder) on JetNet relative coordinates"
     static let code = ["Stages/Model/TrainBaselineStages.swift", "Stages/Model/BaselineData.swift", "Stages/Model/TrainingRun.swift",
                        "Baselines/CNNAE.swift", "Baselines/CNNAE+Backward.swift", "Baselines/ConvKernels.swift", "Baselines/Lanes.swift",
-                       "Baselines/JetImage.swift", "Baselines/BaselineTraining.swift", "Training/", "SeededRandom/", "JetData/Npy.swift"]
+                       "Baselines/JetImage.swift", "Baselines/BaselineTraining.swift", "Training/", "SeededRandom/", "JetData/Npy.swift",
+                       "JetData/Random.swift", "JetData/JetNetFile.swift"]
     let codeDigest = Stages.codeDigest(TrainCNNAEStage.code + commonCode)
     static let outputs = ["model.cnnae", "final.ckpt", "losses.csv", "training.json"]
 
@@ -143,7 +147,7 @@ struct TrainCNNAEStage: StageKind {
         ParamSpec("channels", .integer, default: 128, doc: "channels of every hidden convolution (paper 128)"),
         ParamSpec("imagePixels", .integer, default: 40, doc: "pixels per side of the jet image (paper 40; a multiple of 4)"),
         ParamSpec("imageRadius", .number, default: 0.8, doc: "the image covers [−R, R] in η_rel and φ_rel (reference TF script 0.8; the paper gives no value)"),
-    ] + trainingLoopParameters(batchSize: 64, learningRate: 1e-3, adamEpsilon: 1e-7, l1Lambda: 0,
+    ] + trainingLoopParameters(batchSize: 64, learningRate: 1e-3, adamEpsilon: 1e-7, l1Lambda: 0, adamUpdate: .keras,
                                reference: "Keras default 1e-3; the reference script's batch 64")
 
     func declaredOutputs(params: [String: JSONValue]) -> [String]? { TrainCNNAEStage.outputs }
@@ -186,7 +190,9 @@ struct TrainCNNAEStage: StageKind {
                         layout.count, trainJets.count, validJets.count, options.batchSize))
         let loop = EpochTrainer(objective: objective, options: options, threads: ctx.threads)
         let parameterSeed = deriveSeed(try ctx.seed(), kind, "parameters")
-        let outcome = try runTraining(ctx, loop: loop, unit: "images") { layout.initialParameters(seed: parameterSeed) }
+        let outcome = try runTraining(ctx, loop: loop, unit: "images") {
+            try loop.initialState(parameters: layout.initialParameters(seed: parameterSeed))
+        }
         let best = CNNAE(config: config, parameters: outcome.state.bestParameters)
         try Data(best.serialized()).write(to: URL(fileURLWithPath: ctx.outputPath("model.cnnae")))
         var report = trainingReport(outcome, options: options, train: trainJets.count, valid: validJets.count)

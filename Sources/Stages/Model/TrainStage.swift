@@ -104,9 +104,7 @@ struct TrainStage: StageKind {
         ctx.note(String(format: "LGAE %@ τ=%d, compression rate %.2f%%, %d parameters; %d training / %d validation jets, batch %d, %@ loss",
                         "\(config.aggregation)", config.latentVectorCount, 100 * config.compressionRate, layout.count,
                         train.count, valid.count, options.batchSize, "\(loss)"))
-        let outcome = try runTraining(ctx, loop: trainer.loop, unit: "jets") {
-            LGAEModel(config: config, seed: options.parameterSeed).parameters
-        }
+        let outcome = try runTraining(ctx, loop: trainer.loop, unit: "jets", initialState: trainer.initialState)
         let best = LGAEModel(config: config, parameters: outcome.state.bestParameters)
         try Data(best.serialized()).write(to: URL(fileURLWithPath: ctx.outputPath("model.lgae")))
         var report = trainingReport(outcome, options: options.epochOptions, train: train.count, valid: valid.count)

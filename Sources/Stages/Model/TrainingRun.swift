@@ -10,12 +10,15 @@ import Training
 
 /// The loop's parameters, with each model family's reference defaults.
 func trainingLoopParameters(batchSize: Int, learningRate: Double, adamEpsilon: Double, l1Lambda: Double,
-                            reference: String) -> [ParamSpec] {
+                            adamUpdate: AdamUpdateForm = .pytorch, reference: String) -> [ParamSpec] {
     [
         ParamSpec("learningRate", .number, default: .number(learningRate), doc: "Adam learning rate (\(reference))"),
         ParamSpec("beta1", .number, default: 0.9, doc: "Adam β1"),
         ParamSpec("beta2", .number, default: 0.999, doc: "Adam β2"),
-        ParamSpec("adamEpsilon", .number, default: .number(adamEpsilon), doc: "Adam ε (PyTorch default 1e-8, Keras 1e-7)"),
+        ParamSpec("adamEpsilon", .number, default: .number(adamEpsilon),
+                  doc: "Adam ε (PyTorch default 1e-8, Keras 1e-7). Gradients below ε (the LGAE-Mix's ~1e-10 at initialisation, §7.1; the CNNAE's softmax gradients) make Adam's steps shrink in proportion"),
+        ParamSpec("adamUpdate", .string, default: .string(adamUpdate.rawValue),
+                  doc: "where Adam's bias corrections enter: pytorch (torch.optim.Adam, the LGAE and GNNAE references) or keras (TensorFlow, the CNNAE reference; ε acts larger early on)"),
         ParamSpec("l1Lambda", .number, default: .number(l1Lambda), doc: "L1 regularisation weight on all parameters (training loss only)"),
         ParamSpec("batchSize", .integer, default: .number(Double(batchSize)), doc: "examples per Adam step"),
         ParamSpec("maxEpochs", .integer, default: 20000, doc: "upper limit of epochs (paper: 20,000)"),
@@ -49,6 +52,9 @@ func checkTrainingLoopParameters(_ params: [String: JSONValue]) -> [ParamIssue] 
     if let e = params["adamEpsilon"]?.doubleValue, !(e > 0 && e.isFinite) {
         issues.append(ParamIssue(path: "adamEpsilon", message: "must be positive, found \(e)", fix: "use 1e-8 (PyTorch default) or 1e-7 (Keras)"))
     }
+    if let f = params["adamUpdate"]?.stringValue, AdamUpdateForm(rawValue: f) == nil {
+        issues.append(ParamIssue(path: "adamUpdate", message: "unknown value '\(f)'", fix: "use pytorch or keras"))
+    }
     if let l = params["l1Lambda"]?.doubleValue, !(l >= 0 && l.isFinite) {
         issues.append(ParamIssue(path: "l1Lambda", message: "must be ≥ 0, found \(l)", fix: "use 1e-8 (reference) or 0"))
     }
@@ -57,7 +63,7 @@ func checkTrainingLoopParameters(_ params: [String: JSONValue]) -> [ParamIssue] 
 
 func adamConfiguration(_ ctx: StageContext) throws -> AdamConfiguration {
     AdamConfiguration(learningRate: try ctx.double("learningRate"), beta1: try ctx.double("beta1"), beta2: try ctx.double("beta2"),
-                      epsilon: try ctx.double("adamEpsilon"))
+                      epsilon: try ctx.double("adamEpsilon"), form: AdamUpdateForm(rawValue: try ctx.string("adamUpdate"))!)
 }
 
 /// The loop's options; the shuffles are seeded from the stage's seed and `kind`.
@@ -80,15 +86,14 @@ struct TrainingOutcome {
 }
 
 /// Runs `loop` from the store's checkpoint of an earlier attempt (if readable and of the right
-/// size) or from `initialParameters`, checkpointing after every epoch, until it stops; then writes
+/// size) or from `initialState`, checkpointing after every epoch, until it stops; then writes
 /// `final.ckpt` and `losses.csv`. `unit` names the examples in messages ("jets", "images").
 func runTraining<Objective>(_ ctx: StageContext, loop: EpochTrainer<Objective>, unit: String,
-                            initialParameters: () -> [Double]) throws -> TrainingOutcome {
+                            initialState: () throws -> TrainingState) throws -> TrainingOutcome {
     let checkpointPath = ctx.checkpointDirectory + "/state.ckpt"
     let count = loop.objective.trainingExamples
-    var state = try resume(ctx, path: checkpointPath, parameterCount: loop.objective.parameterCount)
-        ?? loop.initialState(parameters: initialParameters())
-    if state.epoch == 0 { try writeCheckpoint(state, to: checkpointPath) }
+    var state = try resume(ctx, path: checkpointPath, parameterCount: loop.objective.parameterCount) ?? initialState()
+    if state.epoch == 0 { try writeCheckpoint(ctx, state, to: checkpointPath) }
     let started = Date()
     var trained = 0
     let total = Double(loop.options.maxEpochs)
@@ -108,7 +113,7 @@ func runTraining<Objective>(_ ctx: StageContext, loop: EpochTrainer<Objective>, 
             throw StageFailure("stage '\(ctx.stage)': non-finite values at \(e). The checkpoint after epoch \(state.epoch) is kept in the store; the next `pipeline run` resumes from it once the cause is fixed (a changed parameter starts a new training).")
         }
         trained += count
-        try writeCheckpoint(state, to: checkpointPath)
+        try writeCheckpoint(ctx, state, to: checkpointPath)
         let r = state.history.last!
         ctx.note(String(format: "epoch %d: train %.6g, valid %.6g%@, %.0f %@/s", epoch, r.trainLoss, r.validLoss,
                         state.bestEpoch == epoch ? " (best)" : " (best \(String(format: "%.6g", state.bestValidLoss)) at epoch \(state.bestEpoch))",
@@ -166,11 +171,11 @@ private func resume(_ ctx: StageContext, path: String, parameterCount: Int) thro
 }
 
 /// Write-then-rename, so a kill mid-write leaves the previous checkpoint intact.
-private func writeCheckpoint(_ state: TrainingState, to path: String) throws {
+private func writeCheckpoint(_ ctx: StageContext, _ state: TrainingState, to path: String) throws {
     let tmp = path + ".partial"
     try Data(state.serialized()).write(to: URL(fileURLWithPath: tmp))
     guard rename(tmp, path) == 0 else {
-        throw StageFailure("cannot move the checkpoint \(tmp) to \(path): \(String(cString: strerror(errno))). Fix: check the store directory's permissions and free space.")
+        throw StageFailure("stage '\(ctx.stage)': cannot move the checkpoint \(tmp) to \(path): \(String(cString: strerror(errno))). Fix: check the store directory's permissions and free space.")
     }
 }
 
