@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "Digest"]),
         .testTarget(name: "JetDataTests", dependencies: ["JetData", "SeededRandom", "Digest", "CHDF5", "HDF5Shim"]),
         .testTarget(name: "LGAETests", dependencies: ["LGAE", "SeededRandom"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData", "LGAE", "Baselines", "Evaluation"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Executor", "JetData", "LGAE", "Baselines", "Evaluation", "Training"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "SeededRandom"]),
         .testTarget(name: "BaselinesTests", dependencies: ["Baselines", "Training", "SeededRandom"]),
     ]

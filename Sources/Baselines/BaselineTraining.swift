@@ -7,35 +7,37 @@ import Training
 // Batch reductions follow the references: the GNNAE's Chamfer losses are summed over the batch and
 // its MSE averaged (nn.MSELoss over B·N·3 entries); Keras averages the CNNAE's per-image MSE.
 
-/// GNNAE training data: jets as N × 3 relative polar features (pT_rel, η_rel, φ_rel), zero-padded,
-/// stored one after another. The autoencoder reconstructs its input, so the jets are the targets.
-public struct GNNAEJets: Sendable {
+/// Training examples of one fixed size stored one after another: GNNAE jets as N × 3 relative
+/// polar features (pT_rel, η_rel, φ_rel), zero-padded, or CNNAE images of S × S pixels. An
+/// autoencoder reconstructs its input, so the examples are also the targets.
+public struct FlatExamples: Sendable {
     public let count: Int
-    public let valuesPerJet: Int
+    /// Numbers per example.
+    public let width: Int
     public let values: [Double]
 
-    public init(values: [Double], valuesPerJet: Int) {
-        precondition(valuesPerJet >= 1 && values.count % valuesPerJet == 0,
-                     "GNNAEJets: \(values.count) numbers are not a whole number of jets of \(valuesPerJet)")
+    public init(values: [Double], width: Int) {
+        precondition(width >= 1 && values.count % width == 0,
+                     "FlatExamples: \(values.count) numbers are not a whole number of examples of \(width)")
         self.values = values
-        self.valuesPerJet = valuesPerJet
-        count = values.count / valuesPerJet
+        self.width = width
+        count = values.count / width
     }
 }
 
 public struct GNNAEObjective: TrainingObjective {
     public let config: GNNAEConfig
     public let loss: GNNAELoss
-    public let train: GNNAEJets
-    public let valid: GNNAEJets
+    public let train: FlatExamples
+    public let valid: FlatExamples
     let layout: GNNAEParameterLayout
     private let sums: ChunkedGradientSum
     private let workspaces: [GNNAEWorkspace]
 
-    public init(config: GNNAEConfig, loss: GNNAELoss, train: GNNAEJets, valid: GNNAEJets, threads: Int) {
+    public init(config: GNNAEConfig, loss: GNNAELoss, train: FlatExamples, valid: FlatExamples, threads: Int) {
         let perJet = config.particleCount * config.particleFeatures
-        precondition(train.valuesPerJet == perJet && valid.valuesPerJet == perJet,
-                     "GNNAEObjective: jets of \(train.valuesPerJet) and \(valid.valuesPerJet) numbers, the model takes \(config.particleCount)×\(config.particleFeatures)")
+        precondition(train.width == perJet && valid.width == perJet,
+                     "GNNAEObjective: jets of \(train.width) and \(valid.width) numbers, the model takes \(config.particleCount)×\(config.particleFeatures)")
         precondition(train.count > 0 && valid.count > 0, "GNNAEObjective: needs training and validation jets, got \(train.count) and \(valid.count)")
         self.config = config
         self.loss = loss
@@ -54,7 +56,7 @@ public struct GNNAEObjective: TrainingObjective {
 
     public func batchLossAndGradient(parameters: [Double], examples: ArraySlice<Int>, threads: Int) -> BatchLossAndGradient {
         let model = GNNAEModel(config: config, parameters: parameters)
-        let batch = Array(examples), loss = self.loss, workspaces = self.workspaces, n = train.valuesPerJet
+        let batch = Array(examples), loss = self.loss, workspaces = self.workspaces, n = train.width
         let (sum, gradient) = train.values.withUnsafeBufferPointer { jets in
             nonisolated(unsafe) let jets = jets
             return sums.sum(count: batch.count, threads: min(threads, workspaces.count)) { range, worker, g in
@@ -78,9 +80,9 @@ public struct GNNAEObjective: TrainingObjective {
     }
 
     /// Each jet's loss against itself, forward passes only, worker w taking jets w, w + workers, …
-    static func perJetLosses(model: GNNAEModel, jets: GNNAEJets, loss: GNNAELoss, workspaces: [GNNAEWorkspace]) -> [Double] {
+    static func perJetLosses(model: GNNAEModel, jets: FlatExamples, loss: GNNAELoss, workspaces: [GNNAEWorkspace]) -> [Double] {
         var losses = [Double](repeating: 0, count: jets.count)
-        let workers = max(1, min(workspaces.count, jets.count)), n = jets.valuesPerJet
+        let workers = max(1, min(workspaces.count, jets.count)), n = jets.width
         losses.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let out = out
             DispatchQueue.concurrentPerform(iterations: workers) { w in
@@ -98,25 +100,10 @@ public struct GNNAEObjective: TrainingObjective {
     public func parameterName(_ x: Int) -> String { Training.parameterName(x, in: layout.blocks) }
 }
 
-/// CNNAE training data: S × S jet images stored one after another.
-public struct JetImages: Sendable {
-    public let count: Int
-    public let pixelCount: Int
-    public let values: [Double]
-
-    public init(values: [Double], pixelCount: Int) {
-        precondition(pixelCount >= 1 && values.count % pixelCount == 0,
-                     "JetImages: \(values.count) numbers are not a whole number of images of \(pixelCount) pixels")
-        self.values = values
-        self.pixelCount = pixelCount
-        count = values.count / pixelCount
-    }
-}
-
 public struct CNNAEObjective: TrainingObjective {
     public let config: CNNAEConfig
-    public let train: JetImages
-    public let valid: JetImages
+    public let train: FlatExamples
+    public let valid: FlatExamples
     let layout: CNNAEParameterLayout
     private let sums: ChunkedGradientSum
     private let workspaces: [CNNAEWorkspace]
@@ -130,9 +117,9 @@ public struct CNNAEObjective: TrainingObjective {
         deinit { values.deallocate() }
     }
 
-    public init(config: CNNAEConfig, train: JetImages, valid: JetImages, threads: Int) {
-        precondition(train.pixelCount == config.pixelCount && valid.pixelCount == config.pixelCount,
-                     "CNNAEObjective: images of \(train.pixelCount) and \(valid.pixelCount) pixels, the model takes \(config.pixelCount)")
+    public init(config: CNNAEConfig, train: FlatExamples, valid: FlatExamples, threads: Int) {
+        precondition(train.width == config.pixelCount && valid.width == config.pixelCount,
+                     "CNNAEObjective: images of \(train.width) and \(valid.width) pixels, the model takes \(config.pixelCount)")
         precondition(train.count > 0 && valid.count > 0, "CNNAEObjective: needs training and validation images, got \(train.count) and \(valid.count)")
         self.config = config
         self.train = train
@@ -177,10 +164,10 @@ public struct CNNAEObjective: TrainingObjective {
 
     /// Σ over pixels of (reconstruction − image)² per image (the anomaly score; ÷ S² is the loss),
     /// in contiguous blocks of images per worker.
-    static func squaredErrors(model: CNNAE, images: JetImages, workspaces: [CNNAEWorkspace], block: Int = 64) -> [Double] {
+    static func squaredErrors(model: CNNAE, images: FlatExamples, workspaces: [CNNAEWorkspace], block: Int = 64) -> [Double] {
         var scores = [Double](repeating: 0, count: images.count)
         let blocks = (images.count + block - 1) / block
-        let workers = max(1, min(workspaces.count, blocks)), s2 = images.pixelCount
+        let workers = max(1, min(workspaces.count, blocks)), s2 = images.width
         images.values.withUnsafeBufferPointer { v in
             nonisolated(unsafe) let v = v
             scores.withUnsafeMutableBufferPointer { out in

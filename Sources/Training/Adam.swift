@@ -68,26 +68,18 @@ public struct Adam: Sendable, Equatable {
         let t = Double(step)
         let biasCorrection1 = 1 - pow(c.beta1, t)
         let biasCorrection2Root = (1 - pow(c.beta2, t)).squareRoot()
-        if c.form == .keras {
-            let alpha = c.learningRate * biasCorrection2Root / biasCorrection1
-            for x in 0..<parameterCount {
-                let g = gradient[x]
-                let m = c.beta1 * firstMoment[x] + (1 - c.beta1) * g
-                let v = c.beta2 * secondMoment[x] + (1 - c.beta2) * g * g
-                firstMoment[x] = m
-                secondMoment[x] = v
-                parameters[x] -= alpha * m / (v.squareRoot() + c.epsilon)
-            }
-            return
-        }
-        let stepSize = c.learningRate / biasCorrection1
+        // Both forms are θ −= s·m / (√v/r + ε): PyTorch with s = lr/(1−β1^t), r = √(1−β2^t); Keras
+        // with s = lr·√(1−β2^t)/(1−β1^t), r = 1 (exact, so √v/1 is √v).
+        let (stepSize, rootDivisor) = c.form == .keras
+            ? (c.learningRate * biasCorrection2Root / biasCorrection1, 1.0)
+            : (c.learningRate / biasCorrection1, biasCorrection2Root)
         for x in 0..<parameterCount {
             let g = gradient[x]
             let m = c.beta1 * firstMoment[x] + (1 - c.beta1) * g
             let v = c.beta2 * secondMoment[x] + (1 - c.beta2) * g * g
             firstMoment[x] = m
             secondMoment[x] = v
-            let denominator = v.squareRoot() / biasCorrection2Root + c.epsilon
+            let denominator = v.squareRoot() / rootDivisor + c.epsilon
             parameters[x] -= stepSize * m / denominator
         }
     }

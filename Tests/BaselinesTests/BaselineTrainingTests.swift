@@ -14,7 +14,7 @@ private struct ToyJets {
     mutating func uniform(_ lower: Double, _ upper: Double) -> Double { lower + (upper - lower) * generator.nextUniform() }
 
     /// `count` jets of N particles (pT_rel, η_rel, φ_rel), the last 0–2 slots zero-padded.
-    mutating func gnnae(_ count: Int, particles n: Int) -> GNNAEJets {
+    mutating func gnnae(_ count: Int, particles n: Int) -> FlatExamples {
         var values: [Double] = []
         for _ in 0..<count {
             let padded = Int(generator.next() % 3)
@@ -22,12 +22,12 @@ private struct ToyJets {
                 values += i < n - padded ? [uniform(0.02, 0.4), uniform(-0.3, 0.3), uniform(-0.3, 0.3)] : [0, 0, 0]
             }
         }
-        return GNNAEJets(values: values, valuesPerJet: 3 * n)
+        return FlatExamples(values: values, width: 3 * n)
     }
 
     /// `count` normalised S × S images like jets: a hard core in the centre pixel and 1–3 softer
     /// hits within a pixel of it (uniform noise would leave nothing to learn beyond a flat image).
-    mutating func images(_ count: Int, size: Int) -> JetImages {
+    mutating func images(_ count: Int, size: Int) -> FlatExamples {
         var values: [Double] = []
         for _ in 0..<count {
             var image = [Double](repeating: 0, count: size * size)
@@ -40,7 +40,7 @@ private struct ToyJets {
             let total = image.reduce(0, +)
             values += image.map { $0 / total }
         }
-        return JetImages(values: values, pixelCount: size * size)
+        return FlatExamples(values: values, width: size * size)
     }
 }
 
@@ -89,20 +89,27 @@ final class BaselineTrainingTests: XCTestCase {
         }
     }
 
+    /// The same training from `initial` on 1 and on 2 threads, each to its last epoch.
+    private func trainedOnOneAndTwoThreads<O: TrainingObjective>(initial: [Double], options: EpochOptions,
+                                                                _ objective: (Int) -> O) throws -> [TrainingState] {
+        try [1, 2].map { threads in
+            let loop = EpochTrainer(objective: objective(threads), options: options, threads: threads)
+            return try trainToTheEnd(loop, from: try loop.initialState(parameters: initial))
+        }
+    }
+
     func testGNNAETrainingLearnsAndIsThreadIndependent() throws {
         var toy = ToyJets(seed: 5)
         let train = toy.gnnae(48, particles: 5), valid = toy.gnnae(16, particles: 5)
-        let initial = GNNAEModel(config: smallGNNAE, seed: 6).parameters
-        var finals: [[UInt8]] = []
-        for threads in [1, 2] {
-            let loop = EpochTrainer(objective: GNNAEObjective(config: smallGNNAE, loss: .chamfer, train: train, valid: valid, threads: threads),
-                                    options: options(epochs: 15, learningRate: 1e-2), threads: threads)
-            let state = try trainToTheEnd(loop, from: try loop.initialState(parameters: initial))
+        let states = try trainedOnOneAndTwoThreads(initial: GNNAEModel(config: smallGNNAE, seed: 6).parameters,
+                                                   options: options(epochs: 15, learningRate: 1e-2)) {
+            GNNAEObjective(config: smallGNNAE, loss: .chamfer, train: train, valid: valid, threads: $0)
+        }
+        for state in states {
             XCTAssertLessThan(state.bestValidLoss, 0.5 * state.history[0].validLoss,
                               "15 epochs must at least halve the GNNAE's validation Chamfer loss (\(state.history[0].validLoss) → \(state.bestValidLoss))")
-            finals.append(state.serialized())
         }
-        XCTAssertEqual(finals[0], finals[1], "1 and 2 threads must train bit-identically")
+        XCTAssertEqual(states[0].serialized(), states[1].serialized(), "1 and 2 threads must train bit-identically")
     }
 
     func testGNNAEResumedTrainingEndsWithTheBytesOfAnUninterruptedOne() throws {
@@ -126,17 +133,15 @@ final class BaselineTrainingTests: XCTestCase {
     func testCNNAETrainingLearnsAndIsThreadIndependent() throws {
         var toy = ToyJets(seed: 10)
         let train = toy.images(40, size: 8), valid = toy.images(12, size: 8)
-        let initial = CNNAE(config: smallCNNAE, seed: 11).parameters
-        var finals: [[UInt8]] = []
-        for threads in [1, 2] {
-            let loop = EpochTrainer(objective: CNNAEObjective(config: smallCNNAE, train: train, valid: valid, threads: threads),
-                                    options: options(epochs: 12, learningRate: 1e-2), threads: threads)
-            let state = try trainToTheEnd(loop, from: try loop.initialState(parameters: initial))
+        let states = try trainedOnOneAndTwoThreads(initial: CNNAE(config: smallCNNAE, seed: 11).parameters,
+                                                   options: options(epochs: 12, learningRate: 1e-2)) {
+            CNNAEObjective(config: smallCNNAE, train: train, valid: valid, threads: $0)
+        }
+        for state in states {
             XCTAssertLessThan(state.bestValidLoss, 0.8 * state.history[0].validLoss,
                               "12 epochs must lower the CNNAE's validation MSE by a fifth (\(state.history[0].validLoss) → \(state.bestValidLoss))")
-            finals.append(state.serialized())
         }
-        XCTAssertEqual(finals[0], finals[1], "1 and 2 threads must train bit-identically")
+        XCTAssertEqual(states[0].serialized(), states[1].serialized(), "1 and 2 threads must train bit-identically")
     }
 
     func testCNNAEBatchLossIsTheMeanOfItsImages() {

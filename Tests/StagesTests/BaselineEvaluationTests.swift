@@ -136,21 +136,12 @@ final class BaselineEvaluationTests: PipelineTestCase {
         return ws
     }
 
-    private func run(_ ws: String, threads: Int) throws -> (RunReport, Runner) {
-        let config = try PipelineConfig.load(path: ws + "/pipeline.json", profile: nil, kinds: allStageKinds)
-        let runner = Runner(config: config, store: try Store(root: ws + "/artifacts"), progress: RecordingProgress())
-        let report = try runner.run(RunOptions(threads: threads, argv: ["test"]))
-        XCTAssertTrue(report.failed.isEmpty, "\(report.failed)")
-        return (report, runner)
-    }
-
-    private func json(_ path: String) throws -> JSONValue { try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: path))) }
 
     private func lines(_ path: String) throws -> [Substring] { try readText(path).split(separator: "\n") }
 
     func testEveryModelFamilySideBySideInTablesTwoToFour() throws {
         let ws = try workspace("families")
-        let (report, runner) = try run(ws, threads: 2)
+        let (report, runner) = try runInProcess(ws, threads: 2)
         XCTAssertEqual(report.executed, 4 + 3 + 3)
         let out = ws + "/artifacts/out/"
         let paperOrder = ["reconstruct-d-lgae", "reconstruct-c-gnn-jl", "reconstruct-b-gnn-pl", "reconstruct-a-cnn"]
@@ -277,7 +268,7 @@ final class BaselineEvaluationTests: PipelineTestCase {
 
         // The same bytes on one thread.
         let ws1 = try workspace("families-1")
-        _ = try run(ws1, threads: 1)
+        _ = try runInProcess(ws1, threads: 1)
         for f in ["match-c-gnn-jl/qcd_test_matching.npy", "errors/errors.json", "errors/particle_errors.csv", "errors/jet_errors.csv",
                   "roc/roc.json", "roc/roc.csv", "roc/roc_points.csv", "roc/scores-reconstruct-a-cnn.npy", "tables/tables.tex", "tables/paper_vs_run.csv"] {
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + f)), try Data(contentsOf: URL(fileURLWithPath: ws1 + "/artifacts/out/" + f)), f)

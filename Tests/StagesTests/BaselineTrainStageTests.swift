@@ -1,8 +1,6 @@
-import Baselines
 import Executor
 import Foundation
 import JetData
-import Training
 import XCTest
 
 /// `train-gnnae`, `train-cnnae` and `reconstruct` for the baselines through the real binary on the
@@ -12,19 +10,11 @@ import XCTest
 /// bytes of an uninterrupted run on another thread count. The networks are shrunk so that a debug
 /// build trains them in seconds.
 final class BaselineTrainStageTests: PipelineTestCase {
-    private var sampleArchive: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("artifacts/inputs/jetnet30-sample.zip").path
-    }
-
     static let stageNames = ["train-jl", "train-pl", "train-cnn", "reconstruct-jl", "reconstruct-pl", "reconstruct-cnn"]
 
     private func workspace(_ name: String, edit: (inout [String: JSONValue]) -> Void = { _ in }) throws -> String {
-        let ws = root + "/" + name
-        try FileManager.default.createDirectory(atPath: ws + "/inputs", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: sampleArchive, toPath: ws + "/inputs/sample.zip")
-        var doc = dataPipeline(source: "inputs/sample.zip", md5: try md5(ws + "/inputs/sample.zip")).objectValue!
-        var stages = doc["stages"]!.objectValue!
+        let sample = try sampleWorkspace(name), ws = sample.ws
+        var doc = sample.doc, stages = sample.stages
         let small: [String: JSONValue] = ["nodeWidths": [6, 5, 4], "edgeWidths": [[8, 6], [6], [6]], "batchSize": 16,
                                           "learningRate": 0.003, "maxEpochs": 4, "patience": 10, "trainJets": 160, "validJets": 64]
         stages["train-jl"] = ["kind": "train-gnnae", "inputs": ["load", "split"],
@@ -66,17 +56,6 @@ final class BaselineTrainStageTests: PipelineTestCase {
 
     private func json(_ ws: String, _ path: String) throws -> JSONValue {
         try JSONParser.parse(try Data(contentsOf: URL(fileURLWithPath: ws + "/artifacts/out/" + path)))
-    }
-
-    private func checkpointEpoch(_ ws: String) -> Int? {
-        let dir = ws + "/artifacts/checkpoints"
-        for key in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
-            if let data = FileManager.default.contents(atPath: dir + "/" + key + "/state.ckpt"),
-               let state = try? TrainingState(serialized: [UInt8](data)) {
-                return state.epoch
-            }
-        }
-        return nil
     }
 
     func testBaselinesTrainReconstructAndResumeBitIdentically() throws {
@@ -153,17 +132,10 @@ final class BaselineTrainStageTests: PipelineTestCase {
 
         // One thread, killed once a baseline training has checkpointed an epoch ≥ 1, then resumed.
         let b = try workspace("b")
-        let child = try start(b, ["run", "all", "--threads", "1"])
-        let deadline = Date().addingTimeInterval(600)
-        var seen: Int?
-        while Date() < deadline, child.isRunning {
-            if let e = checkpointEpoch(b), e >= 1 { seen = e; break }
-            usleep(20_000)
-        }
+        let (seen, killedStderr) = try killAfterFirstCheckpoint(b, ["run", "all", "--threads", "1"], timeout: 600)
         guard let killedAfter = seen else {
-            return XCTFail("the trainings ended or timed out before writing a checkpoint after epoch 1: \(child.stderr)")
+            return XCTFail("the trainings ended or timed out before writing a checkpoint after epoch 1: \(killedStderr)")
         }
-        child.killGroup()
         XCTAssertLessThan(killedAfter, 4, "killed before the end")
         let resumed = try cli(b, ["run", "all", "--threads", "1"], timeout: 900)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)

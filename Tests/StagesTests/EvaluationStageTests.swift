@@ -81,19 +81,10 @@ final class EvaluationStageTests: PipelineTestCase {
         return ws
     }
 
-    private func run(_ ws: String, threads: Int) throws -> (RunReport, Runner) {
-        let config = try PipelineConfig.load(path: ws + "/pipeline.json", profile: nil, kinds: allStageKinds)
-        let runner = Runner(config: config, store: try Store(root: ws + "/artifacts"), progress: RecordingProgress())
-        let report = try runner.run(RunOptions(threads: threads, argv: ["test"]))
-        XCTAssertTrue(report.failed.isEmpty, "\(report.failed)")
-        return (report, runner)
-    }
-
-    private func json(_ path: String) throws -> JSONValue { try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: path))) }
 
     func testHandWorkedErrorsROCAndTables() throws {
         let ws = try workspace("eval")
-        let (report, runner) = try run(ws, threads: 2)
+        let (report, runner) = try runInProcess(ws, threads: 2)
         XCTAssertEqual(report.executed, 7)
 
         // Matching: Jonker–Volgenant undoes the reversal for the Chamfer model; the MSE model keeps slot order.
@@ -172,7 +163,7 @@ final class EvaluationStageTests: PipelineTestCase {
 
         // The same bytes on one thread.
         let ws1 = try workspace("eval-1")
-        _ = try run(ws1, threads: 1)
+        _ = try runInProcess(ws1, threads: 1)
         for f in ["match-a/qcd_test_matching.npy", "errors/errors.json", "errors/particle_errors.csv", "roc/roc.json", "roc/roc.csv",
                   "tables/tables.tex", "tables/paper_vs_run.csv"] {
             XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: ws + "/artifacts/out/" + f)),
@@ -181,7 +172,7 @@ final class EvaluationStageTests: PipelineTestCase {
 
         // `pipeline diff`: another table score, then the cells that changed between run 1 and now.
         let ws2 = try workspace("eval", tableScore: "mse_cartesian")
-        let (again, runner2) = try run(ws2, threads: 2)
+        let (again, runner2) = try runInProcess(ws2, threads: 2)
         XCTAssertEqual(again.executed, 2, "only roc and tables depend on the table score")
         let before = try runner2.result(of: "roc", at: "1"), now = try runner2.result(of: "roc", at: "default")
         XCTAssertNotEqual(before.entry.key, now.entry.key)

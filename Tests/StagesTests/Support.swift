@@ -3,6 +3,8 @@ import Digest
 import Executor
 import Foundation
 import JetData
+import Stages
+import Training
 import XCTest
 
 // Shared fixtures for the stage tests: the real `pipeline` binary started as a child process,
@@ -288,4 +290,59 @@ func dataPipeline(source: String, md5: String, seed: Int = 42, classes: [String]
     }
     return ["version": 1, "seed": .number(Double(seed)), "stages": .object(stages),
             "profiles": ["other-seed": ["seed": .number(Double(seed + 1))]]]
+}
+
+extension PipelineTestCase {
+    /// Runs `ws`'s pipeline.json in this process (no CLI) on `threads` threads; fails the test if a
+    /// stage failed.
+    func runInProcess(_ ws: String, threads: Int) throws -> (RunReport, Runner) {
+        let config = try PipelineConfig.load(path: ws + "/pipeline.json", profile: nil, kinds: allStageKinds)
+        let runner = Runner(config: config, store: try Store(root: ws + "/artifacts"), progress: RecordingProgress())
+        let report = try runner.run(RunOptions(threads: threads, argv: ["test"]))
+        XCTAssertTrue(report.failed.isEmpty, "\(report.failed)")
+        return (report, runner)
+    }
+
+    func json(_ path: String) throws -> JSONValue { try JSONParser.parse(Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    /// A workspace holding a copy of the committed Pythia sample and the data stages that read it
+    /// (fetch … split); the caller adds its stages to `stages`, puts them in `doc` and writes it.
+    func sampleWorkspace(_ name: String) throws -> (ws: String, doc: [String: JSONValue], stages: [String: JSONValue]) {
+        let archive = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("artifacts/inputs/jetnet30-sample.zip").path
+        let ws = root + "/" + name
+        try FileManager.default.createDirectory(atPath: ws + "/inputs", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: archive, toPath: ws + "/inputs/sample.zip")
+        let doc = dataPipeline(source: "inputs/sample.zip", md5: try md5(ws + "/inputs/sample.zip")).objectValue!
+        return (ws, doc, doc["stages"]!.objectValue!)
+    }
+
+    /// Starts `pipeline args` in `ws`, waits until a training stage has checkpointed an epoch ≥ 1,
+    /// and kills the run's process group. Returns that epoch, or nil if the run ended or `timeout`
+    /// seconds passed first, with the run's stderr for the failure message.
+    func killAfterFirstCheckpoint(_ ws: String, _ args: [String], timeout: TimeInterval) throws -> (epoch: Int?, stderr: String) {
+        let child = try start(ws, args)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline, child.isRunning {
+            if let e = checkpointEpoch(ws), e >= 1 {
+                child.killGroup()
+                return (e, child.stderr)
+            }
+            usleep(20_000)
+        }
+        child.killGroup()
+        return (nil, child.stderr)
+    }
+
+    /// The epoch of a training checkpoint under the workspace's store, if any.
+    private func checkpointEpoch(_ ws: String) -> Int? {
+        let dir = ws + "/artifacts/checkpoints"
+        for key in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            if let data = FileManager.default.contents(atPath: dir + "/" + key + "/state.ckpt"),
+               let state = try? TrainingState(serialized: [UInt8](data)) {
+                return state.epoch
+            }
+        }
+        return nil
+    }
 }

@@ -11,17 +11,9 @@ import XCTest
 /// is written. The model is the paper's architecture shrunk (one LMP level each side, 2 channels,
 /// 4 bells) so that a debug build trains it in seconds.
 final class TrainStageTests: PipelineTestCase {
-    private var sampleArchive: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("artifacts/inputs/jetnet30-sample.zip").path
-    }
-
     private func workspace(_ name: String, maxEpochs: Int = 5) throws -> String {
-        let ws = root + "/" + name
-        try FileManager.default.createDirectory(atPath: ws + "/inputs", withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: sampleArchive, toPath: ws + "/inputs/sample.zip")
-        var doc = dataPipeline(source: "inputs/sample.zip", md5: try md5(ws + "/inputs/sample.zip")).objectValue!
-        var stages = doc["stages"]!.objectValue!
+        let sample = try sampleWorkspace(name), ws = sample.ws
+        var doc = sample.doc, stages = sample.stages
         stages["train"] = [
             "kind": "train-lgae", "inputs": ["split"],
             "params": [
@@ -53,18 +45,6 @@ final class TrainStageTests: PipelineTestCase {
             }
         }
         return out
-    }
-
-    /// The epoch of the newest checkpoint under the workspace's store, if any.
-    private func checkpointEpoch(_ ws: String) -> Int? {
-        let dir = ws + "/artifacts/checkpoints"
-        for key in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
-            if let data = FileManager.default.contents(atPath: dir + "/" + key + "/state.ckpt"),
-               let state = try? TrainingState(serialized: [UInt8](data)) {
-                return state.epoch
-            }
-        }
-        return nil
     }
 
     func testTrainingLearnsResumesAfterAKillAndIsThreadCountIndependent() throws {
@@ -113,17 +93,10 @@ final class TrainStageTests: PipelineTestCase {
 
         // One thread, killed once a checkpoint after epoch ≥ 1 exists, then resumed.
         let b = try workspace("b")
-        let child = try start(b, ["run", "all", "--threads", "1"])
-        let deadline = Date().addingTimeInterval(300)
-        var seen: Int?
-        while Date() < deadline, child.isRunning {
-            if let e = checkpointEpoch(b), e >= 1 { seen = e; break }
-            usleep(20_000)
-        }
+        let (seen, killedStderr) = try killAfterFirstCheckpoint(b, ["run", "all", "--threads", "1"], timeout: 300)
         guard let killedAfter = seen else {
-            return XCTFail("the training ended or timed out before writing a checkpoint after epoch 1: \(child.stderr)")
+            return XCTFail("the training ended or timed out before writing a checkpoint after epoch 1: \(killedStderr)")
         }
-        child.killGroup()
         XCTAssertLessThan(killedAfter, 5, "killed before the end")
         let resumed = try cli(b, ["run", "all", "--threads", "1"], timeout: 600)
         XCTAssertEqual(resumed.status, 0, resumed.stderr)

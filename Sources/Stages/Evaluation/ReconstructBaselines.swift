@@ -11,11 +11,7 @@ import JetData
 
 extension ReconstructStage {
     func reconstructGNNAE(_ ctx: StageContext, parts: [String], limit: Int) throws -> JSONValue {
-        let file = try ctx.input(named: "model.gnnae")
-        let model: GNNAEModel
-        do { model = try GNNAEModel(serialized: [UInt8](try Data(contentsOf: URL(fileURLWithPath: file.path)))) } catch {
-            throw StageFailure("stage '\(ctx.stage)': \(file.label): \(error). Fix: feed the `model.gnnae` of a `train-gnnae` stage.")
-        }
+        let (model, file) = try modelInput(ctx, named: "model.gnnae", trainedBy: "train-gnnae", GNNAEModel.init(serialized:))
         let (trainingFile, training) = try trainingReport(ctx, family: "GNNAE")
         guard let loss = training["loss"]?.stringValue else {
             throw StageFailure("stage '\(ctx.stage)': \(trainingFile.label) lacks 'loss'. Fix: feed the `training.json` of the `train-gnnae` stage that made the model.")
@@ -85,11 +81,7 @@ extension ReconstructStage {
     }
 
     func reconstructCNNAE(_ ctx: StageContext, parts: [String], limit: Int) throws -> JSONValue {
-        let file = try ctx.input(named: "model.cnnae")
-        let model: CNNAE
-        do { model = try CNNAE(serialized: [UInt8](try Data(contentsOf: URL(fileURLWithPath: file.path)))) } catch {
-            throw StageFailure("stage '\(ctx.stage)': \(file.label): \(error). Fix: feed the `model.cnnae` of a `train-cnnae` stage.")
-        }
+        let (model, file) = try modelInput(ctx, named: "model.cnnae", trainedBy: "train-cnnae", CNNAE.init(serialized:))
         let (trainingFile, training) = try trainingReport(ctx, family: "CNNAE")
         guard let radius = training["model"]?["imageRadius"]?.doubleValue else {
             throw StageFailure("stage '\(ctx.stage)': \(trainingFile.label) lacks model.imageRadius. Fix: feed the `training.json` of the `train-cnnae` stage that made the model.")

@@ -70,6 +70,15 @@ struct RelativeJets {
         self.rows = rows
     }
 
+    /// The stage's training and validation jets (`trainJets` and `validJets` limit them), both
+    /// non-empty.
+    static func trainingAndValidation(_ ctx: StageContext) throws -> (train: RelativeJets, valid: RelativeJets) {
+        let train = try RelativeJets(ctx, part: "qcd_train", limit: try ctx.int("trainJets"))
+        let valid = try RelativeJets(ctx, part: "qcd_valid", limit: try ctx.int("validJets"))
+        try requireTrainingJets(ctx, train: train.count, valid: valid.count)
+        return (train, valid)
+    }
+
     /// The GNNAE's input: per particle (pT_rel, η_rel, φ_rel), the reference's feature order;
     /// padded particles are JetNet's zeros.
     func gnnaeInputs() -> [Double] {

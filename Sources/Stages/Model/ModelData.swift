@@ -70,10 +70,17 @@ struct JetArrays {
 
 /// The stage's `model.lgae` input, read and checked, with the input it came from (for messages).
 func trainedModel(_ ctx: StageContext) throws -> (LGAEModel, StageInput) {
-    let file = try ctx.input(named: "model.lgae")
+    try modelInput(ctx, named: "model.lgae", trainedBy: "train-lgae", LGAEModel.init(serialized:))
+}
+
+/// The stage's model file `name` read by `read`, with the input it came from; a file that does not
+/// read fails the stage naming the file and the training stage kind that writes such files.
+func modelInput<Model>(_ ctx: StageContext, named name: String, trainedBy kind: String,
+                       _ read: ([UInt8]) throws -> Model) throws -> (Model, StageInput) {
+    let file = try ctx.input(named: name)
     do {
-        return (try LGAEModel(serialized: [UInt8](try Data(contentsOf: URL(fileURLWithPath: file.path)))), file)
+        return (try read([UInt8](try Data(contentsOf: URL(fileURLWithPath: file.path)))), file)
     } catch {
-        throw StageFailure("stage '\(ctx.stage)': \(file.label): \(error). Fix: feed the `model.lgae` of a `train-lgae` stage.")
+        throw StageFailure("stage '\(ctx.stage)': \(file.label): \(error). Fix: feed the `\(name)` of a `\(kind)` stage.")
     }
 }

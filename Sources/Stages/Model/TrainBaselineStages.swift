@@ -85,28 +85,21 @@ struct TrainGNNAEStage: StageKind {
         let config = try TrainGNNAEStage.modelConfig(ctx)
         let lossName = try ctx.string("loss")
         let loss: GNNAELoss = lossName == "auto" ? (config.encoding.isJetLevel ? .chamfer : .mse) : GNNAELoss(rawValue: lossName)!
-        let train = try RelativeJets(ctx, part: "qcd_train", limit: try ctx.int("trainJets"))
-        let valid = try RelativeJets(ctx, part: "qcd_valid", limit: try ctx.int("validJets"))
-        guard train.count > 0, valid.count > 0 else {
-            throw StageFailure("stage '\(ctx.stage)': \(train.count) training and \(valid.count) validation jets; both must be non-empty. Fix: check the `split` stage's fractions.")
-        }
+        let (train, valid) = try RelativeJets.trainingAndValidation(ctx)
         guard train.particles == config.particleCount else {
             throw StageFailure("stage '\(ctx.stage)': the jets have \(train.particles) particles but the model is configured for \(config.particleCount). Fix: set `particles` to \(train.particles).")
         }
         let options = try epochOptions(ctx, kind: kind)
         let perJet = config.particleCount * config.particleFeatures
         let objective = GNNAEObjective(config: config, loss: loss,
-                                       train: GNNAEJets(values: train.gnnaeInputs(), valuesPerJet: perJet),
-                                       valid: GNNAEJets(values: valid.gnnaeInputs(), valuesPerJet: perJet), threads: ctx.threads)
+                                       train: FlatExamples(values: train.gnnaeInputs(), width: perJet),
+                                       valid: FlatExamples(values: valid.gnnaeInputs(), width: perJet), threads: ctx.threads)
         let layout = GNNAEParameterLayout(config: config)
         ctx.note(String(format: "GNNAE-%@ latent %d, compression rate %.2f%%, %d parameters; %d training / %d validation jets, batch %d, %@ loss",
                         config.encoding.label, config.encoding.latentSize, 100 * config.compressionRate, layout.count,
                         train.count, valid.count, options.batchSize, loss.rawValue))
-        let loop = EpochTrainer(objective: objective, options: options, threads: ctx.threads)
-        let parameterSeed = deriveSeed(try ctx.seed(), kind, "parameters")
-        let outcome = try runTraining(ctx, loop: loop, unit: "jets") {
-            try loop.initialState(parameters: layout.initialParameters(seed: parameterSeed))
-        }
+        let outcome = try trainFromInitialisation(ctx, kind: kind, objective: objective, options: options, unit: "jets",
+                                                  initialParameters: layout.initialParameters(seed:))
         let best = GNNAEModel(config: config, parameters: outcome.state.bestParameters)
         try Data(best.serialized()).write(to: URL(fileURLWithPath: ctx.outputPath("model.gnnae")))
         var report = trainingReport(outcome, options: options, train: train.count, valid: valid.count)
@@ -122,7 +115,7 @@ struct TrainGNNAEStage: StageKind {
         ]
         report["loss"] = .string(loss.rawValue)
         report["inputs"] = "relative polar (pT_rel, eta_rel, phi_rel), JetNet"
-        try (JSONValue.object(report).pretty + "\n").write(toFile: ctx.outputPath("training.json"), atomically: false, encoding: .utf8)
+        try writeTrainingJSON(ctx, report)
         return trainingSummary(outcome, compressionRate: config.compressionRate, parameters: layout.count, unit: "jets")
     }
 }
@@ -175,24 +168,17 @@ struct TrainCNNAEStage: StageKind {
     func run(_ ctx: StageContext) throws -> JSONValue {
         let binning = try TrainCNNAEStage.binning(ctx)
         let config = CNNAEConfig(imageSize: binning.pixelCount, channels: try ctx.int("channels"), latentDimension: try ctx.int("latent"))
-        let trainJets = try RelativeJets(ctx, part: "qcd_train", limit: try ctx.int("trainJets"))
-        let validJets = try RelativeJets(ctx, part: "qcd_valid", limit: try ctx.int("validJets"))
-        guard trainJets.count > 0, validJets.count > 0 else {
-            throw StageFailure("stage '\(ctx.stage)': \(trainJets.count) training and \(validJets.count) validation jets; both must be non-empty. Fix: check the `split` stage's fractions.")
-        }
+        let (trainJets, validJets) = try RelativeJets.trainingAndValidation(ctx)
         let train = trainJets.images(binning), valid = validJets.images(binning)
         let options = try epochOptions(ctx, kind: kind)
-        let objective = CNNAEObjective(config: config, train: JetImages(values: train.values, pixelCount: config.pixelCount),
-                                       valid: JetImages(values: valid.values, pixelCount: config.pixelCount), threads: ctx.threads)
+        let objective = CNNAEObjective(config: config, train: FlatExamples(values: train.values, width: config.pixelCount),
+                                       valid: FlatExamples(values: valid.values, width: config.pixelCount), threads: ctx.threads)
         let layout = CNNAEParameterLayout(config: config)
         ctx.note(String(format: "CNNAE %d×%d images (R = %g; %d training particles outside), %d channels, latent %d, %d parameters; %d training / %d validation images, batch %d",
                         config.imageSize, config.imageSize, binning.radius, train.droppedParticles, config.channels, config.latentDimension,
                         layout.count, trainJets.count, validJets.count, options.batchSize))
-        let loop = EpochTrainer(objective: objective, options: options, threads: ctx.threads)
-        let parameterSeed = deriveSeed(try ctx.seed(), kind, "parameters")
-        let outcome = try runTraining(ctx, loop: loop, unit: "images") {
-            try loop.initialState(parameters: layout.initialParameters(seed: parameterSeed))
-        }
+        let outcome = try trainFromInitialisation(ctx, kind: kind, objective: objective, options: options, unit: "images",
+                                                  initialParameters: layout.initialParameters(seed:))
         let best = CNNAE(config: config, parameters: outcome.state.bestParameters)
         try Data(best.serialized()).write(to: URL(fileURLWithPath: ctx.outputPath("model.cnnae")))
         var report = trainingReport(outcome, options: options, train: trainJets.count, valid: validJets.count)
@@ -203,7 +189,7 @@ struct TrainCNNAEStage: StageKind {
         ]
         report["loss"] = "mse"
         report["droppedTrainingParticles"] = .number(Double(train.droppedParticles))
-        try (JSONValue.object(report).pretty + "\n").write(toFile: ctx.outputPath("training.json"), atomically: false, encoding: .utf8)
+        try writeTrainingJSON(ctx, report)
         return trainingSummary(outcome, compressionRate: config.compressionRate, parameters: layout.count, unit: "images")
     }
 }

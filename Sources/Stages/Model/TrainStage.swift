@@ -96,9 +96,7 @@ struct TrainStage: StageKind {
             .trainingSet(normalised: normalised, limit: trainLimit > 0 ? trainLimit : nil)
         let valid = try JetArrays(ctx, part: "qcd_valid", particles: config.particleCount)
             .trainingSet(normalised: normalised, limit: validLimit > 0 ? validLimit : nil)
-        guard train.count > 0, valid.count > 0 else {
-            throw StageFailure("stage '\(ctx.stage)': \(train.count) training and \(valid.count) validation jets; both must be non-empty. Fix: check the `split` stage's fractions.")
-        }
+        try requireTrainingJets(ctx, train: train.count, valid: valid.count)
         let layout = ParameterLayout(config: config)
         let trainer = Trainer(config: config, options: options, train: train, valid: valid, threads: ctx.threads)
         ctx.note(String(format: "LGAE %@ τ=%d, compression rate %.2f%%, %d parameters; %d training / %d validation jets, batch %d, %@ loss",
@@ -111,7 +109,7 @@ struct TrainStage: StageKind {
         report["model"] = modelDescription(config, parameters: layout)
         report["loss"] = .string("\(loss)")
         report["normalisation"] = .bool(normalised)
-        try (JSONValue.object(report).pretty + "\n").write(toFile: ctx.outputPath("training.json"), atomically: false, encoding: .utf8)
+        try writeTrainingJSON(ctx, report)
         return trainingSummary(outcome, compressionRate: config.compressionRate, parameters: layout.count, unit: "jets")
     }
 }

@@ -129,6 +129,27 @@ func runTraining<Objective>(_ ctx: StageContext, loop: EpochTrainer<Objective>, 
     return outcome
 }
 
+/// Fails the stage unless both the training and the validation set have jets.
+func requireTrainingJets(_ ctx: StageContext, train: Int, valid: Int) throws {
+    guard train > 0, valid > 0 else {
+        throw StageFailure("stage '\(ctx.stage)': \(train) training and \(valid) validation jets; both must be non-empty. Fix: check the `split` stage's fractions.")
+    }
+}
+
+/// Trains `objective` on the shared loop from `initialParameters(seed)`, the seed derived from the
+/// stage's seed and `kind` (as the shuffles are), resuming from a checkpoint if there is one.
+func trainFromInitialisation<Objective: TrainingObjective>(_ ctx: StageContext, kind: String, objective: Objective, options: EpochOptions, unit: String,
+                                        initialParameters: (UInt64) -> [Double]) throws -> TrainingOutcome {
+    let loop = EpochTrainer(objective: objective, options: options, threads: ctx.threads)
+    let seed = deriveSeed(try ctx.seed(), kind, "parameters")
+    return try runTraining(ctx, loop: loop, unit: unit) { try loop.initialState(parameters: initialParameters(seed)) }
+}
+
+/// Writes `training.json`.
+func writeTrainingJSON(_ ctx: StageContext, _ report: [String: JSONValue]) throws {
+    try (JSONValue.object(report).pretty + "\n").write(toFile: ctx.outputPath("training.json"), atomically: false, encoding: .utf8)
+}
+
 /// The fields every `training.json` has, after the model's own.
 func trainingReport(_ outcome: TrainingOutcome, options: EpochOptions, train: Int, valid: Int) -> [String: JSONValue] {
     [
